@@ -1,0 +1,31 @@
+"""roofline: does an LLM fit, how fast will it serve, what limits it — from first principles.
+
+    >>> import roofline
+    >>> est = roofline.estimate("llama-2-7b", "a100", batch_size=8, input_len=512, output_len=128)
+    >>> est.memory.fits, est.ttft_s, est.tpot_s
+    >>> print(est.explain().render())
+
+Names are imported on first use, so `import roofline` (and the CLI's --help) stays fast.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "estimate": "roofline.estimates.estimate",
+    "get_gpu": "roofline.catalog",
+    "get_model": "roofline.catalog",
+    "RooflineError": "roofline.errors",
+}
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'roofline' has no attribute {name!r}")

@@ -1,0 +1,53 @@
+"""The GPU catalog: one TOML file per accelerator with its sourced figures and empirical factors."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from importlib import resources
+
+from pydantic import ValidationError
+
+from ..errors import RooflineError
+from ..specs.hardware import GPU
+from .names import normalize, resolve
+
+_DIR = resources.files("roofline") / "data" / "gpus"
+
+
+@lru_cache(maxsize=1)
+def _load_all() -> dict[str, GPU]:
+    gpus: dict[str, GPU] = {}
+    for f in sorted(_DIR.iterdir(), key=lambda p: p.name):
+        if not f.name.endswith(".toml"):
+            continue
+        try:
+            gpu = GPU.model_validate(tomllib.loads(f.read_text()))
+        except (ValidationError, tomllib.TOMLDecodeError) as e:  # a broken catalog file is our bug
+            raise RuntimeError(f"catalog file {f.name} is invalid: {e}") from e
+        gpus[gpu.name] = gpu
+    return gpus
+
+
+@lru_cache(maxsize=1)
+def _names() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for gpu in _load_all().values():
+        table[normalize(gpu.name)] = gpu.name
+        for alias in gpu.aliases:
+            table[normalize(alias)] = gpu.name
+    return table
+
+
+def all_gpus() -> list[GPU]:
+    return list(_load_all().values())
+
+
+def resolve_gpu(name: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise RooflineError("GPU name is empty")
+    return resolve(name, _names(), "gpu")
+
+
+def get_gpu(name: str) -> GPU:
+    return _load_all()[resolve_gpu(name)]

@@ -1,0 +1,23 @@
+"""Name matching shared by the catalogs: normalize, resolve aliases, suggest the closest names."""
+
+from __future__ import annotations
+
+import difflib
+
+from ..errors import RooflineError
+
+
+def normalize(name: str) -> str:
+    return name.strip().lower().replace("_", "-").replace(" ", "-")
+
+
+def resolve(name: str, table: dict[str, str], kind: str) -> str:
+    """Canonical name for `name`, where `table` maps every normalized name and alias to its canonical."""
+    key = normalize(name)
+    if key in table:
+        return table[key]
+    close = difflib.get_close_matches(key, list(table), n=4, cutoff=0.5)
+    if not close:  # substring hits catch 'h100' style partials the ratio misses
+        close = [k for k in table if key and key in k][:4]
+    hint = f"; closest: {', '.join(dict.fromkeys(close))}" if close else ""
+    raise RooflineError(f"unknown {kind} '{name}'{hint} (`roofline {kind}s` lists them)")

@@ -1,0 +1,172 @@
+"""`roofline gpus`, `roofline models`, `roofline show NAME`: what the catalogs hold, with sources."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def model_row(name: str) -> dict:
+    from ..catalog import get_model, model_entry
+    from ..cost.params import count_params
+    from ..estimates.memory import kv_bytes_per_token
+    from ..specs.dtypes import DTYPES
+    from ..specs.parallel import Parallel
+    from ..specs.precision import Precision
+
+    m = get_model(name)
+    p = count_params(m)
+    bf16 = DTYPES["bf16"]
+    prec = Precision(bf16, bf16, bf16, bf16, "bf16", False)
+    entry = model_entry(name)
+    return {
+        "name": name, "display_name": entry.get("display_name", name), "aliases": entry.get("aliases", []),
+        "total_params": p.total, "active_params": p.active, "active_params_excluding_embedding": p.active_excluding_embedding,
+        "layers": m.num_layers, "hidden_size": m.hidden_size, "attention": m.kv_kind, "moe": m.is_moe,
+        "max_position_embeddings": m.max_position_embeddings,
+        "kv_bytes_per_token_bf16": kv_bytes_per_token(m, prec, Parallel()),
+        "official_total": entry.get("official_total"), "official_active": entry.get("official_active"),
+        "source": entry.get("source", ""),
+    }
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(help="List the GPUs in the catalog with their key figures.")
+    def gpus(json_out: JsonOpt = False) -> None:
+        from ..catalog import all_gpus
+
+        items = all_gpus()
+        if json_out:
+            typer.echo(json.dumps([{"name": g.name, "display_name": g.display_name, "aliases": g.aliases,
+                                    "memory_bytes": g.memory_bytes, "memory_bandwidth": g.memory_bandwidth,
+                                    "peak_flops": g.peak_flops} for g in items], indent=2))
+            return
+        from . import render
+
+        render.gpus_table(items)
+
+    @app.command(help="List the models in the catalog with parameter counts and shapes.")
+    def models(json_out: JsonOpt = False) -> None:
+        from ..catalog import all_models
+
+        rows = [model_row(n) for n in all_models()]
+        if json_out:
+            typer.echo(json.dumps(rows, indent=2))
+            return
+        from . import render
+
+        render.models_table(rows)
+
+    @app.command(help="Show one GPU (memory hierarchy, peaks, ridge points, links, factors) or one model (shapes, parameters, KV).")
+    def show(name: Annotated[str, typer.Argument(help="A GPU or model name, alias, or config.json path.")], json_out: JsonOpt = False) -> None:
+        from ..catalog.gpus import _names as gpu_names
+        from ..catalog.names import normalize
+
+        if normalize(name) in gpu_names():
+            _show_gpu(name, json_out)
+        else:
+            try:
+                _show_model(name, json_out)
+            except Exception as e:
+                from ..errors import RooflineError
+
+                if isinstance(e, RooflineError) and "unknown model" in str(e):
+                    from ..catalog import resolve_gpu
+
+                    resolve_gpu(name)  # raises with GPU suggestions if it looks like one
+                raise
+
+
+def _show_gpu(name: str, json_out: bool) -> None:
+    from ..catalog import get_gpu, get_link
+    from ..units import fmt_bw, fmt_bytes, fmt_num, fmt_rate
+    from . import render
+
+    g = get_gpu(name)
+    if json_out:
+        typer.echo(json.dumps(g.model_dump(), indent=2))
+        return
+    rows = [
+        ("name", f"{g.display_name} [{g.name}]" + (f", aliases: {', '.join(g.aliases)}" if g.aliases else "")),
+        ("architecture", f"{g.vendor} {g.architecture}, {g.form_factor}" + (f", {g.tdp_watts:g} W" if g.tdp_watts else "")),
+        ("HBM/DRAM", f"{fmt_bytes(g.memory_bytes)} {g.memory_type} at {fmt_bw(g.memory_bandwidth)}"),
+    ]
+    if g.l2_bytes:
+        rows.append(("L2 cache", f"{fmt_bytes(g.l2_bytes)} ({g.l2_bytes / 2**20:g} MiB)"))
+    if g.l1_smem_per_unit_bytes:
+        total = g.compute_units * g.l1_smem_per_unit_bytes
+        rows.append(("on-chip SRAM", f"{g.compute_units} {g.compute_unit_kind}s × {g.l1_smem_per_unit_bytes / 1024:g} KiB L1/shared = "
+                                      f"{fmt_bytes(total)}; HBM is {g.memory_bytes / total:,.0f}× larger"))
+    elif g.smem_per_unit_bytes:
+        total = g.compute_units * g.smem_per_unit_bytes
+        rows.append(("on-chip SRAM", f"{g.compute_units} {g.compute_unit_kind}s × {g.smem_per_unit_bytes / 1024:g} KiB shared = {fmt_bytes(total)}"))
+    else:
+        rows.append(("compute units", f"{g.compute_units} {g.compute_unit_kind}"))
+    for dt, v in g.peak_flops.items():
+        ridge = v / g.memory_bandwidth
+        rows.append((f"peak {dt}", f"{fmt_rate(v)} dense · ridge {ridge:,.0f} FLOP/B"))
+    for label, key in (("scale-up link", g.scale_up_link), ("scale-out link", g.scale_out_link), ("host link", g.host_link)):
+        if key:
+            link = get_link(key)
+            rows.append((label, f"{link.display_name}: {fmt_bw(link.bandwidth_per_direction)} per direction"
+                                + (f", {g.scale_up_domain} GPUs per domain" if label == "scale-up link" else "")))
+    f = g.factors
+    for fname, fac in (("memory efficiency", f.memory_efficiency), ("matmul efficiency", f.matmul_efficiency),
+                       ("kernel overhead", f.kernel_overhead_s)):
+        extra = "".join(f", {k} {v:g}" for k, v in fac.by_dtype.items())
+        rows.append((fname, f"{fmt_num(fac.value)}{extra} ({fac.basis}; {fac.source}" + (f"; fitted on {fac.fitted_on})" if fac.fitted_on else ")")))
+    rows.append(("sources", g.sources.get("datasheet", "")))
+    if g.sources.get("notes"):
+        rows.append(("notes", g.sources["notes"]))
+    render.key_values(g.display_name, rows)
+
+
+def _show_model(name: str, json_out: bool) -> None:
+    from ..catalog import get_model
+    from ..cost.params import count_params, layer_params
+    from ..units import fmt_bytes, fmt_num
+    from . import render
+
+    m = get_model(name)
+    if json_out:
+        doc = m.model_dump()
+        p = count_params(m)
+        doc["params"] = {"total": p.total, "active": p.active, "active_excluding_embedding": p.active_excluding_embedding,
+                         "embedding": p.embedding, "layers": p.layers, "lm_head": p.lm_head}
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    p = count_params(m)
+    a = m.attention
+    rows = [
+        ("name", f"{m.name} ({m.architecture}, {m.model_type})"),
+        ("parameters", f"{fmt_num(p.total)} total ({p.total:,}); {fmt_num(p.active)} active per token"
+                       + (f" ({fmt_num(p.active_excluding_embedding)} without the input embedding)" if m.is_moe else "")),
+        ("breakdown", f"embedding {fmt_num(p.embedding)} · layers {fmt_num(p.layers)} · lm_head "
+                      f"{fmt_num(p.lm_head) if p.lm_head else 'tied to embedding'}"),
+        ("layers", f"{m.num_layers} × hidden {m.hidden_size}, {m.norm}norm ×{m.norms_per_layer}"
+                   + (", parallel attention/MLP" if m.parallel_attention else "")),
+        ("attention", f"{m.kv_kind}: {a.num_heads} heads × {a.head_dim} (q/k), {a.v_head_dim} (v), {a.num_kv_heads} KV heads"
+                      + (f"; MLA latent {a.mla.kv_lora_rank} + rope {a.mla.qk_rope_head_dim}, q_lora {a.mla.q_lora_rank}" if a.mla else "")),
+        ("MLP", f"{'gated (3 matrices)' if m.mlp.gated else '2 matrices'}, width {m.mlp.intermediate_size}"),
+    ]
+    if m.moe:
+        e = m.moe
+        rows.append(("MoE", f"{e.num_experts} experts, top-{e.experts_per_token}, expert width {e.expert_intermediate_size}"
+                            + (f", shared width {e.shared_intermediate_size}" if e.shared_intermediate_size else "")
+                            + f"; {sum(l.moe for l in m.layers)} of {m.num_layers} layers"))
+    for layer, count in m.layer_groups():
+        lp = layer_params(m, layer)
+        span = "global" if layer.window_kind == "global" else f"{layer.window_kind} window {layer.window}"
+        rows.append((f"{count} layers", f"{span}{', MoE' if layer.moe else ''}: {fmt_num(lp.total)} params each"))
+    kv = 2 * a.num_kv_heads * a.head_dim if not a.mla else a.mla.kv_lora_rank + a.mla.qk_rope_head_dim
+    rows.append(("KV per token", f"{kv if a.mla else a.num_kv_heads * (a.head_dim + a.v_head_dim)} values per layer × {m.num_layers} layers "
+                                 f"= {fmt_bytes((a.mla.kv_lora_rank + a.mla.qk_rope_head_dim if a.mla else a.num_kv_heads * (a.head_dim + a.v_head_dim)) * m.num_layers * 2)} in bf16 (full context)"))
+    rows.append(("context", str(m.max_position_embeddings or "not stated")))
+    rows.append(("vocabulary", f"{m.vocab_size}, embeddings {'tied' if m.tie_word_embeddings else 'untied'}"))
+    for note in m.notes:
+        rows.append(("note", note))
+    render.key_values(m.name, rows)

@@ -1,0 +1,56 @@
+"""`roofline`: the command-line entry point. Every bad input ends as one line on stderr, exit 2."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+app = typer.Typer(
+    name="roofline",
+    help="Does an LLM fit, how fast will it serve, and what limits it: first-principles estimates "
+    "from the roofline model, with the working shown.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+from . import catalog_cmd, estimate_cmd, formulas_cmd  # noqa: E402  (commands register on `app`)
+
+for module in (estimate_cmd, catalog_cmd, formulas_cmd):
+    module.register(app)
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"error: {message}\n")
+    raise SystemExit(2)
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Console entry point: run the app, turning every user error into one line and exit code 2."""
+    from ..errors import RooflineError  # light: no numpy
+
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="roofline", standalone_mode=False)
+    except RooflineError as e:
+        _fail(str(e))
+    except click.exceptions.NoArgsIsHelpError as e:
+        sys.stdout.write(e.ctx.get_help() + "\n")
+    except click.UsageError as e:
+        hint = f" (see `roofline {e.ctx.info_name} --help`)" if e.ctx and e.ctx.info_name != "roofline" else ""
+        _fail(e.format_message().replace("\n", " ") + hint)
+    except click.ClickException as e:
+        _fail(e.format_message().replace("\n", " "))
+    except click.exceptions.Abort:
+        _fail("aborted")
+    except click.exceptions.Exit as e:
+        raise SystemExit(e.exit_code)
+    except BrokenPipeError:
+        raise SystemExit(0)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,149 @@
+"""Human output for the CLI (rich). Numbers are SI inside; here they get their units."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..estimates.result import Estimate
+from ..units import fmt_bw, fmt_bytes, fmt_flops, fmt_num, fmt_rate, fmt_time
+
+console = Console(highlight=False)
+if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
+    console = Console(highlight=False, width=160)
+
+
+def _fit(e: Estimate) -> str:
+    m = e.memory
+    if m.fits:
+        return f"[green]fits[/green] ({fmt_bytes(m.headroom_bytes)} free)"
+    return f"[red]does not fit[/red]: short by {fmt_bytes(m.shortfall_bytes)}"
+
+
+def _gpu_label(e: Estimate) -> str:
+    g = e.gpu
+    via = f" ('{g['query']}')" if g["query"].lower() != g["name"] else ""
+    return escape(f"{g['display_name']} [{g['name']}]{via}")
+
+
+def estimate(e: Estimate) -> None:
+    w, p = e.workload, e.parallel
+    split = f" · tp={p['tp']} pp={p['pp']} ({p['num_gpus']} GPUs)" if p["num_gpus"] > 1 else ""
+    mode = " · ideal roofline" if e.ideal else ""
+    console.print(f"[bold]{e.model['name']}[/bold] on {_gpu_label(e)}{split}{mode}")
+    console.print(f"  {e.precision['label']} · batch {w['batch_size']} · {w['input_len']} in / {w['output_len']} out tokens")
+    t = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
+    t.add_column(style="bold")
+    t.add_column()
+    m = e.memory
+    t.add_row("Memory per GPU", f"weights {fmt_bytes(m.weights_bytes)} + KV {fmt_bytes(m.kv_cache_bytes)} + activations "
+              f"{fmt_bytes(m.activation_bytes)} + overhead {fmt_bytes(m.overhead_bytes)} = {fmt_bytes(m.total_bytes)} "
+              f"of {fmt_bytes(m.capacity_bytes)}: {_fit(e)}")
+    pf, dc = e.prefill, e.decode
+    t.add_row("Prefill (TTFT)", f"{fmt_time(pf.time_s)} · {pf.bound}-bound · {fmt_flops(pf.flops)} · "
+              f"intensity {fmt_num(pf.arithmetic_intensity)} FLOP/B")
+    t.add_row("Decode (TPOT)", f"{fmt_time(dc.time_s)} per token · {e.decode_tokens_per_s:,.4g} tokens/s "
+              f"({1 / dc.time_s:,.4g} per sequence) · {dc.bound}-bound · intensity {fmt_num(dc.arithmetic_intensity)} FLOP/B")
+    t.add_row("End to end", f"{fmt_time(e.e2e_latency_s)} · {e.output_tokens_per_s:,.4g} output tokens/s"
+              + (f" ({e.output_tokens_per_s / p['num_gpus']:,.4g} per GPU)" if p["num_gpus"] > 1 else ""))
+    if pf.comm_s or dc.comm_s:
+        t.add_row("Communication", f"prefill {fmt_time(pf.comm_s)} · decode {fmt_time(dc.comm_s)} per step")
+    crit = f"{e.critical_batch_size}" if e.critical_batch_size else "none (never compute-bound)"
+    t.add_row("Ridge point", f"{e.ridge_point_flop_per_byte:.4g} FLOP/B ({e.precision['compute_dtype']}) · critical batch {crit}")
+    console.print(t)
+    for note in e.notes:
+        console.print(f"  [yellow]note:[/yellow] {escape(note)}")
+
+
+def comparison(results: list[Estimate]) -> None:
+    e0 = results[0]
+    w = e0.workload
+    console.print(f"[bold]{e0.model['name']}[/bold] · batch {w['batch_size']} · {w['input_len']} in / {w['output_len']} out tokens"
+                  + (" · ideal roofline" if e0.ideal else ""))
+    t = Table(box=box.SIMPLE_HEAD)
+    for col in ("GPU", "format", "memory/GPU", "fits", "TTFT", "prefill", "TPOT", "decode", "tokens/s", "BW", "peak", "ridge"):
+        t.add_column(col, justify="left" if col in ("GPU", "format", "fits", "prefill", "decode") else "right")
+    for e in results:
+        t.add_row(e.gpu["name"], e.precision["compute_dtype"], fmt_bytes(e.memory.total_bytes),
+                  "yes" if e.memory.fits else f"[red]no[/red] (−{fmt_bytes(e.memory.shortfall_bytes)})",
+                  fmt_time(e.ttft_s), e.prefill.bound, fmt_time(e.tpot_s), e.decode.bound,
+                  f"{e.output_tokens_per_s:,.4g}", fmt_bw(e.gpu["memory_bandwidth"]), fmt_rate(e.gpu["peak_flops"]),
+                  f"{e.ridge_point_flop_per_byte:.0f}")
+    console.print(t)
+    if len(results) > 1:
+        base = results[0]
+        for e in results[1:]:
+            console.print(f"  {e.gpu['name']} vs {base.gpu['name']}: prefill {base.ttft_s / e.ttft_s:.2f}× "
+                          f"(peak ratio {e.gpu['peak_flops'] / base.gpu['peak_flops']:.2f}), decode {base.tpot_s / e.tpot_s:.2f}× "
+                          f"(bandwidth ratio {e.gpu['memory_bandwidth'] / base.gpu['memory_bandwidth']:.2f})")
+    for e in results:
+        for note in e.notes:
+            console.print(f"  [yellow]note ({e.gpu['name']}):[/yellow] {escape(note)}")
+
+
+def ops_table(e: Estimate) -> None:
+    t = Table(title=f"operators on {e.gpu['name']} (per GPU, all layers)", box=box.SIMPLE_HEAD)
+    for col in ("phase", "operator", "layers", "×", "FLOPs", "bytes", "FLOP/B", "time", "bound"):
+        t.add_column(col, justify="right" if col in ("×", "FLOPs", "bytes", "FLOP/B", "time") else "left")
+    for o in e.ops:
+        ai = "-" if o.bytes == 0 else f"{o.arithmetic_intensity:.3g}"
+        t.add_row(o.phase, o.name, o.group, str(o.count), fmt_flops(o.flops), fmt_bytes(o.bytes), ai, fmt_time(o.time_s), o.bound)
+    console.print(t)
+
+
+def explain(e: Estimate) -> None:
+    trace = e.explain()
+    console.print(f"\n[bold]Working[/bold] ({e.model['name']} on {e.gpu['name']})")
+    for section, steps in trace.sections().items():
+        console.print(f"[bold cyan]{section}[/bold cyan]")
+        for s in steps:
+            if s.name == "note":
+                console.print(f"  [yellow]note:[/yellow] {escape(s.formula)}")
+            else:
+                console.print("  " + s.line(), markup=False)
+
+
+def gpus_table(gpus) -> None:
+    t = Table(box=box.SIMPLE_HEAD, title="GPUs (dense peaks; `roofline show NAME` for details)")
+    for col in ("name", "aliases", "memory", "bandwidth", "bf16", "fp8", "fp4", "ridge bf16", "link"):
+        t.add_column(col, justify="right" if col in ("memory", "bandwidth", "bf16", "fp8", "fp4", "ridge bf16") else "left")
+    for g in gpus:
+        pk = g.peak_flops
+        half = pk.get("bf16") or pk.get("fp16")
+        t.add_row(g.name, ", ".join(g.aliases[:3]), fmt_bytes(g.memory_bytes), fmt_bw(g.memory_bandwidth),
+                  fmt_rate(half) if half else "-", fmt_rate(pk["fp8"]) if "fp8" in pk else "-",
+                  fmt_rate(pk["fp4"]) if "fp4" in pk else "-", f"{half / g.memory_bandwidth:.0f}" if half else "-",
+                  g.scale_up_link or g.host_link)
+    console.print(t)
+
+
+def models_table(rows: list[dict]) -> None:
+    t = Table(box=box.SIMPLE_HEAD, title="Models (`roofline show NAME` for shapes)")
+    for col in ("name", "params", "active", "layers", "hidden", "attention", "KV/token bf16", "context"):
+        t.add_column(col, justify="left" if col in ("name", "attention") else "right")
+    for r in rows:
+        t.add_row(r["name"], fmt_num(r["total_params"]), fmt_num(r["active_params"]), str(r["layers"]),
+                  str(r["hidden_size"]), r["attention"], fmt_bytes(r["kv_bytes_per_token_bf16"]),
+                  str(r["max_position_embeddings"] or "-"))
+    console.print(t)
+
+
+def key_values(title: str, rows: list[tuple[str, str]]) -> None:
+    t = Table(box=box.SIMPLE, show_header=False, title=title, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column()
+    for k, v in rows:
+        t.add_row(escape(k), escape(v))
+    console.print(t)
+
+
+def formulas_table(items) -> None:
+    for f in items:
+        console.print(f"[bold]{escape(f.name)}[/bold]: {escape(f.formula)}")
+        console.print(f"  = {f.example}", markup=False)
+        value = f"{fmt_num(f.value)} {f.unit}"
+        console.print(f"  → {value}", markup=False)
+        if f.seed:
+            console.print(f"  seed: “{f.seed}” — {f.verdict}", markup=False)
