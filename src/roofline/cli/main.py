@@ -17,9 +17,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-from . import catalog_cmd, estimate_cmd, formulas_cmd  # noqa: E402  (commands register on `app`)
+from . import catalog_cmd, estimate_cmd, formulas_cmd, parallel_cmd, plot_cmd, report_cmd, web_cmd  # noqa: E402  (commands register on `app`)
 
-for module in (estimate_cmd, catalog_cmd, formulas_cmd):
+for module in (estimate_cmd, parallel_cmd, catalog_cmd, formulas_cmd, plot_cmd, report_cmd, web_cmd):
     module.register(app)
 
 

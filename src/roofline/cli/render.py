@@ -30,7 +30,8 @@ def _gpu_label(e: Estimate) -> str:
 
 def estimate(e: Estimate) -> None:
     w, p = e.workload, e.parallel
-    split = f" · tp={p['tp']} pp={p['pp']} ({p['num_gpus']} GPUs)" if p["num_gpus"] > 1 else ""
+    split = (f" · tp={p['tp']} pp={p['pp']}" + (f" dp={p['dp']}" if p.get("dp", 1) > 1 else "")
+             + (f" ep={p['ep']}" if p.get("ep", 1) > 1 else "") + f" ({p['num_gpus']} GPUs)") if p["num_gpus"] > 1 else ""
     mode = " · ideal roofline" if e.ideal else ""
     console.print(f"[bold]{e.model['name']}[/bold] on {_gpu_label(e)}{split}{mode}")
     console.print(f"  {e.precision['label']} · batch {w['batch_size']} · {w['input_len']} in / {w['output_len']} out tokens")
@@ -49,7 +50,19 @@ def estimate(e: Estimate) -> None:
     t.add_row("End to end", f"{fmt_time(e.e2e_latency_s)} · {e.output_tokens_per_s:,.4g} output tokens/s"
               + (f" ({e.output_tokens_per_s / p['num_gpus']:,.4g} per GPU)" if p["num_gpus"] > 1 else ""))
     if pf.comm_s or dc.comm_s:
-        t.add_row("Communication", f"prefill {fmt_time(pf.comm_s)} · decode {fmt_time(dc.comm_s)} per step")
+        links = [f"{k.split('_')[0]}: {v['name']} at {fmt_bw(v['bandwidth'])}" for k, v in e.comm.items() if v]
+        t.add_row("Communication", f"prefill {fmt_time(pf.comm_s)} · decode {fmt_time(dc.comm_s)} per step"
+                  + (f" · {escape('; '.join(links))}" if links else ""))
+    if e.pipeline:
+        pl = e.pipeline
+        t.add_row("Pipeline", f"{pl['stages']} stages of {pl['layers_per_stage']} layers · {pl['micro_batches']} micro-batch(es) "
+                  f"of {pl['micro_batch_size']} · bubble {pl['prefill']['bubble_fraction']:.0%} of prefill, "
+                  f"{pl['decode']['bubble_fraction']:.0%} of each decode step")
+    if e.speculative:
+        sp = e.speculative
+        t.add_row("Speculative", f"{escape(sp['draft'])}, k={sp['num_speculative_tokens']}, α={sp['acceptance_rate']:g}: "
+                  f"{sp['expected_tokens_per_step']:.3g} tokens per {fmt_time(sp['step_s'])} step · "
+                  f"{sp['speedup']:.2f}× vs {fmt_time(sp['time_per_token_without_s'])} per token without")
     crit = f"{e.critical_batch_size}" if e.critical_batch_size else "none (never compute-bound)"
     t.add_row("Ridge point", f"{e.ridge_point_flop_per_byte:.4g} FLOP/B ({e.precision['compute_dtype']}) · critical batch {crit}")
     console.print(t)

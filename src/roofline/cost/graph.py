@@ -16,6 +16,7 @@ from ..specs.model import Layer, ModelSpec
 from ..specs.parallel import Parallel, Shard
 from ..specs.precision import Precision
 from .context import attended_sum, mean_decode_context
+from .expert_parallel import expert_parallel_ops, group_tokens
 from .ops import Num, Op, gemm, n, vector
 
 
@@ -45,16 +46,17 @@ def _label(layer: Layer, moe: bool) -> str:
 
 
 def _attention_ops(m: ModelSpec, s: Shard, w: Widths, layer: Layer, count: int, phase: str,
-                   b: Num, L: Num, out: Num, trace: bool, g: str) -> list[Op]:
+                   b: Num, L: Num, out: Num, trace: bool, g: str, q: Num = 1) -> list[Op]:
     a, d = m.attention, m.hidden_size
-    T = b * (L if phase == "prefill" else 1)
+    T = b * (L if phase == "prefill" else q)
     h, kvh = s.heads, s.kv_heads
     if phase == "prefill":
         pairs = b * attended_sum(L, layer)  # (query, key) pairs over the batch
         ctx_note = "b·S(L)"
     else:
-        pairs = b * mean_decode_context(L, out, layer)
-        ctx_note = "b·c̄"
+        keys = b * mean_decode_context(L, out, layer)  # cached keys read: once per sequence, shared by its q queries
+        pairs = keys * q
+        ctx_note = "b·c̄" if np.all(np.asarray(q) == 1) else "b·q·c̄"
     ops: list[Op] = []
     if a.mla:
         r = a.mla
@@ -80,11 +82,11 @@ def _attention_ops(m: ModelSpec, s: Shard, w: Widths, layer: Layer, count: int, 
             ops.append(gemm("q_absorb (W_UK)", T, r.qk_nope_head_dim, r.kv_lora_rank, wb=w.w, ib=w.a, ob=w.a,
                             count=count, group=g, trace=trace, heads=h, dequant=w.dequant))
             flops = 2.0 * pairs * h * (lat + r.kv_lora_rank)
-            nbytes = pairs * lat * w.kv + T * h * lat * w.a + T * h * r.kv_lora_rank * w.a + T * lat * w.kv
+            nbytes = keys * lat * w.kv + T * h * lat * w.a + T * h * r.kv_lora_rank * w.a + T * lat * w.kv
             op = Op("attention (latent)", "attention", flops, nbytes, count=count, kernels=2, group=g)
             if trace:
                 op.expr = {"flops": f"2·{ctx_note}·h·(d_latent+d_rope + d_latent) = 2 × {n(pairs)} × {n(h)} × {n(lat + r.kv_lora_rank)}",
-                           "bytes": f"latent cache read {ctx_note}·(r+d_rope)·kv + q + out + write = {n(pairs)} × {n(lat)} × {n(w.kv)} + {n(T)} × {n(h)} × {n(lat + r.kv_lora_rank)} × {n(w.a)} + {n(T)} × {n(lat)} × {n(w.kv)}"}
+                           "bytes": f"latent cache read b·c̄·(r+d_rope)·kv + q + out + write = {n(keys)} × {n(lat)} × {n(w.kv)} + {n(T)} × {n(h)} × {n(lat + r.kv_lora_rank)} × {n(w.a)} + {n(T)} × {n(lat)} × {n(w.kv)}"}
             ops.append(op)
             ops.append(gemm("v_unabsorb (W_UV)", T, r.kv_lora_rank, a.v_head_dim, wb=w.w, ib=w.a, ob=w.a_in,
                             count=count, group=g, trace=trace, heads=h, dequant=w.dequant))
@@ -103,8 +105,8 @@ def _attention_ops(m: ModelSpec, s: Shard, w: Widths, layer: Layer, count: int, 
         read = lambda: f"q,k,v in {n(T)} × {n(q_w + kv_w)} × {n(w.a)}"  # noqa: E731
     else:
         # each sequence streams its cached keys and values once, shared by the heads of a group
-        nbytes = pairs * kv_per_token * w.kv + T * (q_w + kv_w) * w.a + T * h * a.v_head_dim * w.a_in + T * kv_per_token * w.kv
-        read = lambda: f"KV read {ctx_note}·kvh·(d_k+d_v)·kv = {n(pairs)} × {n(kv_per_token)} × {n(w.kv)} + q,k,v in {n(T)} × {n(q_w + kv_w)} × {n(w.a)}"  # noqa: E731
+        nbytes = keys * kv_per_token * w.kv + T * (q_w + kv_w) * w.a + T * h * a.v_head_dim * w.a_in + T * kv_per_token * w.kv
+        read = lambda: f"KV read b·c̄·kvh·(d_k+d_v)·kv = {n(keys)} × {n(kv_per_token)} × {n(w.kv)} + q,k,v in {n(T)} × {n(q_w + kv_w)} × {n(w.a)}"  # noqa: E731
     op = Op("attention", "attention", flops, nbytes, count=count, kernels=2, group=g)
     if trace:
         op.expr = {
@@ -136,17 +138,20 @@ def _mlp_ops(m: ModelSpec, s: Shard, w: Widths, width: float, name: str, T: Num,
     return ops
 
 
-def _ffn_ops(m: ModelSpec, s: Shard, w: Widths, layer: Layer, count: int, T: Num, trace: bool, g: str) -> list[Op]:
+def _ffn_ops(m: ModelSpec, s: Shard, w: Widths, layer: Layer, count: int, T: Num, trace: bool, g: str,
+             routed_tokens: Num | None = None) -> list[Op]:
     if not (layer.moe and m.moe):
         return _mlp_ops(m, s, w, s.mlp, "mlp", T, count, trace, g)
     e, d = m.moe, m.hidden_size
     ops = [gemm("router", T, d, e.num_experts, wb=w.a, ib=w.a, ob=4.0, count=count, group=g, trace=trace, kernels=3)]
     # routed: the batch touches E·(1−(1−k/E)^T) distinct experts (of those held on this GPU)
-    touched = expected_experts(e.num_experts, e.experts_per_token, T) * (s.experts / e.num_experts)
-    pairs = T * e.experts_per_token * (s.experts / e.num_experts)
+    # tokens reaching the experts: this replica's, or every replica's under expert parallelism
+    R = T if routed_tokens is None else routed_tokens
+    touched = expected_experts(e.num_experts, e.experts_per_token, R) * (s.experts / e.num_experts)
+    pairs = R * e.experts_per_token * (s.experts / e.num_experts)
     experts = _mlp_ops(m, s, w, s.expert_width, "experts", T, count, trace, g, weights_read_factor=touched, tokens_through=pairs)
     if trace:
-        experts[0].expr["note"] = (f"experts touched E·(1−(1−k/E)^T) = {e.num_experts} × (1 − (1 − {e.experts_per_token}/{e.num_experts})^{n(T)})"
+        experts[0].expr["note"] = (f"experts touched E·(1−(1−k/E)^T) = {e.num_experts} × (1 − (1 − {e.experts_per_token}/{e.num_experts})^{n(R)})"
                                    f" = {n(touched)} on this GPU")
     ops += experts
     if s.shared_width:
@@ -155,13 +160,16 @@ def _ffn_ops(m: ModelSpec, s: Shard, w: Widths, layer: Layer, count: int, T: Num
 
 
 def step_ops(m: ModelSpec, prec: Precision | Widths, par: Parallel, phase: str, batch: Num, input_len: Num,
-             output_len: Num, *, trace: bool = False) -> list[Op]:
-    """Every operator of one prefill (phase='prefill') or one mean decode step, per GPU."""
+             output_len: Num, *, trace: bool = False, query_len: Num = 1) -> list[Op]:
+    """Every operator of one prefill (phase='prefill') or one mean decode step, per GPU.
+
+    `query_len`: tokens per sequence in a decode step (k + 1 when a speculative verifier checks k
+    drafted tokens); each reads the sequence's cached keys once and gets its own logits."""
     w = prec if isinstance(prec, Widths) else Widths.of(prec)
     s = Shard.of(m, par)
     d, b = m.hidden_size, np.asarray(batch, dtype=float)
     L = np.asarray(input_len, dtype=float)
-    T = b * L if phase == "prefill" else b
+    T = b * L if phase == "prefill" else b * np.asarray(query_len, dtype=float)
     norm_flops = 4.0 if m.norm == "rms" else 7.0
     ops: list[Op] = [
         vector("embedding", 0.0, T * d * w.a * 2, count=1, group="model", trace=trace,
@@ -173,15 +181,17 @@ def step_ops(m: ModelSpec, prec: Precision | Widths, par: Parallel, phase: str, 
         ops.append(vector("norms+residual", m.norms_per_layer * norm_flops * T * d, m.norms_per_layer * T * d * (2 * w.a + w.a_in),
                           count=count, kernels=m.norms_per_layer, group=g, trace=trace,
                           expr=lambda: (f"{m.norms_per_layer} norms × {norm_flops:g}·T·d = {m.norms_per_layer} × {norm_flops:g} × {n(T)} × {n(d)}", f"{m.norms_per_layer} × T·d·(x + residual + out) = {m.norms_per_layer} × {n(T)} × {n(d)} × ({n(w.a)} + {n(w.a)} + {n(w.a_in)})")))
-        ops += _attention_ops(m, s, w, layer, count, phase, b, L, output_len, trace, g)
-        ops += _ffn_ops(m, s, w, layer, count, T, trace, g)
-        if par.tp > 1:
+        ops += _attention_ops(m, s, w, layer, count, phase, b, L, output_len, trace, g, q=1 if phase == "prefill" else query_len)
+        ops += _ffn_ops(m, s, w, layer, count, T, trace, g, routed_tokens=group_tokens(par, T))
+        ep_ops, replaced = expert_parallel_ops(m, par, w, T, count, trace, g) if layer.moe else ([], 0)
+        ops += ep_ops
+        if par.tp > 1 and reduces - replaced > 0:
             msg = T * d * w.a
-            op = Op("tp_all_reduce", "comm", 0.0, 0.0, count=count * reduces, kernels=0, comm=msg, comm_kind="all_reduce", group=g)
+            op = Op("tp_all_reduce", "comm", 0.0, 0.0, count=count * (reduces - replaced), kernels=0, comm=msg, comm_kind="all_reduce", group=g)
             if trace:
-                op.expr = {"bytes": f"message T·d·a = {n(T)} × {n(d)} × {n(w.a)}, {reduces} per layer"}
+                op.expr = {"bytes": f"message T·d·a = {n(T)} × {n(d)} × {n(w.a)}, {reduces - replaced} per layer"}
             ops.append(op)
-    rows = b  # logits only for the last position of each sequence
+    rows = b if phase == "prefill" else T  # logits for the last position of each sequence (every verified one)
     ops.append(vector("final_norm", norm_flops * T * d, T * d * 2 * w.a, count=1, group="model", trace=trace,
                       expr=lambda: (f"{norm_flops:g}·T·d = {norm_flops:g} × {n(T)} × {n(d)}", f"2·T·d·a = 2 × {n(T)} × {n(d)} × {n(w.a)}")))
     ops.append(gemm("lm_head", rows, d, int(round(s.vocab)), wb=w.a, ib=w.a, ob=4.0, count=1, group="model", trace=trace,
@@ -193,4 +203,7 @@ def step_ops(m: ModelSpec, prec: Precision | Widths, par: Parallel, phase: str, 
         if trace:
             op.expr = {"bytes": f"activations T·d·a = {n(T)} × {n(d)} × {n(w.a)} per stage boundary"}
         ops.append(op)
+    if phase == "prefill":  # variable-shape prefills are launched eagerly, not replayed as CUDA graphs
+        for op in ops:
+            op.eager = True
     return ops

@@ -30,6 +30,7 @@ class Op:
     comm: Num = 0.0  # collective message bytes (unit == "comm")
     comm_kind: str = ""  # all_reduce | all_gather | all_to_all | p2p
     group: str = ""  # layer kind this op belongs to
+    eager: bool = False  # launched kernel by kernel (prefill), not replayed from a CUDA graph (decode)
     expr: dict[str, str] = field(default_factory=dict)  # formula with numbers, when traced
 
 

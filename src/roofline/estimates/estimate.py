@@ -25,6 +25,14 @@ from ..specs.parallel import Parallel
 from ..specs.precision import Precision, resolve_precision
 from ..units import fmt_bytes, fmt_flops, fmt_num, fmt_rate, fmt_time
 from .memory import memory
+from .pipeline import micro_batches as pipeline_micro_batches
+from .speculative import SpecConfig
+from .speculative import resolve as resolve_speculative
+from .comm import collective_working
+from .scaleout import apply as scale_out
+from .scaleout import describe_parallel, describe_results, link_for
+from .scaleout import step_batch
+from .split import replica_batch, resolve_split
 from .result import Estimate, OpRow, Phase
 from .timing import Roofs, StepTime, bound_label, describe_roofs, roofs, time_step
 
@@ -58,11 +66,16 @@ class Setup:
     ideal: bool
     capacity: float
     roofs: Roofs
+    total_batch: int = 0  # sequences across all data-parallel replicas (`batch` is one replica's); 0: same
+    micro_batches: int = 1  # pipeline-parallel micro-batches per step
+    speculative: SpecConfig | None = None
 
 
 def setup(model, gpu, *, tp=1, pp=1, dp=1, ep=1, dtype=None, weight_dtype=None, kv_cache_dtype=None,
           activation_dtype=None, weight_bits=None, batch_size=1, input_len=1024, output_len=256,
-          ideal=False, gpus_per_node=None, gpu_memory_utilization=1.0) -> Setup:
+          ideal=False, gpus_per_node=None, gpu_memory_utilization=1.0, num_gpus=None, inter_node_link=None,
+          enable_expert_parallel=False, micro_batches=None, speculative_model=None, num_speculative_tokens=None,
+          acceptance_rate=None) -> Setup:
     m = model if isinstance(model, ModelSpec) else get_model(model)
     if isinstance(gpu, GPU):
         g, query = gpu, gpu.name
@@ -71,18 +84,18 @@ def setup(model, gpu, *, tp=1, pp=1, dp=1, ep=1, dtype=None, weight_dtype=None, 
     batch = check_count("batch size", batch_size, maximum=MAX_BATCH)
     L = check_count("input length", input_len, maximum=MAX_TOKENS)
     out = check_count("output length", output_len, maximum=MAX_TOKENS)
-    sizes = {k: check_count(k, v, maximum=4096) for k, v in (("tensor-parallel size", tp), ("pipeline-parallel size", pp),
-                                                               ("data-parallel size", dp), ("expert-parallel size", ep))}
-    if gpus_per_node is not None:
-        gpus_per_node = check_count("gpus per node", gpus_per_node, maximum=4096)
     if not (isinstance(gpu_memory_utilization, (int, float)) and 0 < gpu_memory_utilization <= 1):
         raise RooflineError(f"--gpu-memory-utilization must be in (0, 1], got {gpu_memory_utilization!r}")
-    par = Parallel(tp=sizes["tensor-parallel size"], pp=sizes["pipeline-parallel size"], dp=sizes["data-parallel size"],
-                   ep=sizes["expert-parallel size"], gpus_per_node=gpus_per_node)
-    par.check(m)
+    par = resolve_split(m, g, tp=tp, pp=pp, dp=dp, ep=ep, num_gpus=num_gpus, gpus_per_node=gpus_per_node,
+                        inter_node_link=inter_node_link, enable_expert_parallel=enable_expert_parallel)
+    spec = resolve_speculative(m, speculative_model, num_speculative_tokens, acceptance_rate, pp=par.pp)
+    per_replica = replica_batch(batch, par.dp)
+    if par.pp == 1 and micro_batches not in (None, 1):
+        raise RooflineError("--num-micro-batches applies to pipeline parallelism (--pipeline-parallel-size > 1)")
+    mbs = pipeline_micro_batches(per_replica, par.pp, micro_batches) if par.pp > 1 else 1
     prec = resolve_precision(g, dtype, weight_dtype, kv_cache_dtype, activation_dtype, weight_bits)
-    return Setup(m, g, query, prec, par, batch, L, out, bool(ideal), g.memory_bytes * gpu_memory_utilization,
-                 roofs(g, prec, par, ideal))
+    return Setup(m, g, query, prec, par, per_replica, L, out, bool(ideal), g.memory_bytes * gpu_memory_utilization,
+                 roofs(g, prec, par, ideal), total_batch=batch, micro_batches=mbs, speculative=spec)
 
 
 def _phase(st: StepTime) -> Phase:
@@ -151,7 +164,7 @@ def _describe_model(m: ModelSpec) -> dict:
     }
 
 
-def _trace(s: Setup, est: Estimate, pre: StepTime, dec: StepTime) -> Trace:
+def _trace(s: Setup, est: Estimate, pre: StepTime, dec: StepTime, so=None) -> Trace:
     t = Trace()
     m, g, p, par = s.model, s.gpu, s.prec, s.par
     t.begin("inputs")
@@ -162,8 +175,8 @@ def _trace(s: Setup, est: Estimate, pre: StepTime, dec: StepTime) -> Trace:
     t.add("precision", "resolved for this GPU", "", p.label)
     for note in p.notes:
         t.note(note)
-    if par.num_gpus > 1:
-        t.add("parallel", "tp × pp × dp", f"{par.tp} × {par.pp} × {par.dp}", f"{par.num_gpus} GPUs")
+    for name, form, sub, res in describe_parallel(s):
+        t.add(name, form, sub, res)
     t.add("workload", "batch, input, output", "", f"{s.batch} × ({s.input_len} in + {s.output_len} out) tokens")
     memory(m, p, par, s.batch, s.input_len, s.output_len, s.capacity, factor("runtime_overhead_bytes").value, trace=t)
     t.begin("roofs")
@@ -175,7 +188,12 @@ def _trace(s: Setup, est: Estimate, pre: StepTime, dec: StepTime) -> Trace:
             op = ot.op
             times = f"×{op.count}" if op.count > 1 else ""
             if op.unit == "comm":
-                t.add(f"{op.name}{times}", op.expr.get("bytes", "message"), "", f"{fmt_time(float(ot.comm))} each")
+                link, group = link_for(op.comm_kind, s.roofs, par)
+                t.add(f"{op.name}{times} message", op.expr.get("bytes", "message"), "", fmt_bytes(float(op.comm)))
+                if link is not None:
+                    launch = float(getattr(s.roofs, "eager_collective_latency", 0.0)) if getattr(op, "eager", False) else 0.0
+                    form, sub = collective_working(op.comm_kind, float(op.comm), group, link, launch)
+                    t.add(f"{op.name}{times} time", form, sub, f"{fmt_time(float(ot.comm))} each")
                 continue
             t.add(f"{op.name}{times} FLOPs", op.expr.get("flops", ""), "", fmt_flops(float(op.flops)))
             t.add(f"{op.name}{times} bytes", op.expr.get("bytes", ""), "", fmt_bytes(float(op.bytes)))
@@ -188,13 +206,27 @@ def _trace(s: Setup, est: Estimate, pre: StepTime, dec: StepTime) -> Trace:
                   f"{fmt_time(float(ot.total))} ({which}-bound)")
         total_name = "TTFT (prefill)" if label == "prefill" else "decode step (TPOT)"
         ph = est.prefill if label == "prefill" else est.decode
+        if par.pp > 1 or (s.speculative is not None and label != "prefill"):  # the schedule below turns this step into the phase
+            total_name = ("one micro-batch through every stage" if par.pp > 1 else "plain decode step")
+            ph = _phase(st)
         t.add(total_name, "Σ op time × count", f"compute-bound {fmt_time(ph.compute_s)} + memory-bound {fmt_time(ph.memory_s)} + overhead {fmt_time(ph.overhead_s)} + comm {fmt_time(ph.comm_s)}",
               fmt_time(ph.time_s))
         t.add(f"{label} arithmetic intensity", "FLOPs / bytes", f"{fmt_flops(ph.flops)} / {fmt_bytes(ph.bytes)}", f"{ph.arithmetic_intensity:.3g} FLOP/B ({ph.bound}-bound)")
+    for section, lines in describe_results(s, so) if so is not None else []:
+        t.begin(section)
+        for name, form, sub, res in lines:
+            t.add(name, form, sub, res)
     t.begin("results")
     t.add("e2e latency", "TTFT + (output_len − 1) × TPOT", f"{fmt_time(est.ttft_s)} + {s.output_len - 1} × {fmt_time(est.tpot_s)}", fmt_time(est.e2e_latency_s))
-    t.add("decode throughput", "batch / TPOT", f"{s.batch} / {fmt_time(est.tpot_s)}", f"{est.decode_tokens_per_s:.4g} tokens/s")
-    t.add("output throughput", "batch × output_len / e2e", f"{s.batch} × {s.output_len} / {fmt_time(est.e2e_latency_s)}", f"{est.output_tokens_per_s:.4g} tokens/s")
+    b = est.workload["batch_size"]  # all replicas
+    t.add("decode throughput", "batch / TPOT", f"{b} / {fmt_time(est.tpot_s)}", f"{est.decode_tokens_per_s:.4g} tokens/s")
+    t.add("output throughput", "batch × output_len / e2e", f"{b} × {s.output_len} / {fmt_time(est.e2e_latency_s)}", f"{est.output_tokens_per_s:.4g} tokens/s")
+    if par.num_gpus > 1:
+        t.add("per GPU", "output throughput / GPUs", f"{est.output_tokens_per_s:.4g} / {par.num_gpus}",
+              f"{est.output_tokens_per_s / par.num_gpus:.4g} tokens/s")
+        comm = est.prefill.comm_s + (s.output_len - 1) * est.decode.comm_s
+        t.add("communication share", "(prefill comm + (output_len − 1) × decode comm) / e2e",
+              f"{fmt_time(comm)} / {fmt_time(est.e2e_latency_s)}", f"{comm / est.e2e_latency_s:.3g}")
     t.add("ridge point", f"peak {p.gemm_compute} / bandwidth", f"{fmt_rate(g.peak(p.gemm_compute))} / {fmt_bytes(g.memory_bandwidth)}/s",
           f"{est.ridge_point_flop_per_byte:.4g} FLOP/B")
     t.add("critical batch", "smallest batch where decode weight-GEMM FLOP time ≥ byte time", "",
@@ -204,24 +236,37 @@ def _trace(s: Setup, est: Estimate, pre: StepTime, dec: StepTime) -> Trace:
 
 def estimate(model, gpu, *, tp=1, pp=1, dp=1, ep=1, dtype=None, weight_dtype=None, kv_cache_dtype=None,
              activation_dtype=None, weight_bits=None, batch_size=1, input_len=1024, output_len=256, ideal=False,
-             gpus_per_node=None, gpu_memory_utilization=1.0) -> Estimate:
+             gpus_per_node=None, gpu_memory_utilization=1.0, num_gpus=None, inter_node_link=None,
+             enable_expert_parallel=False, micro_batches=None, speculative_model=None, num_speculative_tokens=None,
+             acceptance_rate=None) -> Estimate:
     """Memory, TTFT, TPOT, throughput and what bounds them, for `model` served on `gpu`.
 
     `model`: catalog name, alias, HF repo id, path to a config.json, or a ModelSpec.
     `gpu`: catalog name or alias (`h100`, `a100`), or a GPU spec. Memory figures are per GPU.
+    Scale-out: `tp`, `pp`, `dp` (or `num_gpus`, the rest becoming data-parallel replicas; `batch_size`
+    is then shared by the replicas), `enable_expert_parallel` (experts over tp × dp GPUs),
+    `gpus_per_node`, `inter_node_link` (links.toml key), `micro_batches` (pipeline).
+    Speculative decoding: `speculative_model` (a model, 'mtp' or 'ngram'), `num_speculative_tokens`,
+    `acceptance_rate`.
     """
     s = setup(model, gpu, tp=tp, pp=pp, dp=dp, ep=ep, dtype=dtype, weight_dtype=weight_dtype,
               kv_cache_dtype=kv_cache_dtype, activation_dtype=activation_dtype, weight_bits=weight_bits,
               batch_size=batch_size, input_len=input_len, output_len=output_len, ideal=ideal,
-              gpus_per_node=gpus_per_node, gpu_memory_utilization=gpu_memory_utilization)
+              gpus_per_node=gpus_per_node, gpu_memory_utilization=gpu_memory_utilization, num_gpus=num_gpus,
+              inter_node_link=inter_node_link, enable_expert_parallel=enable_expert_parallel,
+              micro_batches=micro_batches, speculative_model=speculative_model,
+              num_speculative_tokens=num_speculative_tokens, acceptance_rate=acceptance_rate)
     return run(s)
 
 
 def run(s: Setup) -> Estimate:
     m, g, p, par = s.model, s.gpu, s.prec, s.par
     mem = memory(m, p, par, s.batch, s.input_len, s.output_len, s.capacity, factor("runtime_overhead_bytes").value)
-    pre = time_step(step_ops(m, p, par, "prefill", s.batch, s.input_len, s.output_len), s.roofs, par)
-    dec = time_step(step_ops(m, p, par, "decode", s.batch, s.input_len, s.output_len), s.roofs, par)
+    sb = step_batch(s)  # the batch, or one pipeline micro-batch
+    pre = time_step(step_ops(m, p, par, "prefill", sb, s.input_len, s.output_len), s.roofs, par)
+    dec = time_step(step_ops(m, p, par, "decode", sb, s.input_len, s.output_len), s.roofs, par)
+    so = scale_out(s, mem, pre, dec, _phase(pre), _phase(dec))
+    mem = so.memory
     notes = list(p.notes)
     ctx = s.input_len + s.output_len
     if m.max_position_embeddings and ctx > m.max_position_embeddings:
@@ -238,20 +283,24 @@ def run(s: Setup) -> Estimate:
         precision={"dtype": p.model.name, "weight_dtype": p.weight.name, "weight_bits": p.weight.bits,
                    "activation_dtype": p.activation.name, "kv_cache_dtype": p.kv_cache.name,
                    "compute_dtype": p.gemm_compute, "weight_only": p.weight_only, "label": p.label},
-        parallel={"tp": par.tp, "pp": par.pp, "dp": par.dp, "ep": par.ep, "num_gpus": par.num_gpus},
-        workload={"batch_size": s.batch, "input_len": s.input_len, "output_len": s.output_len},
+        parallel=so.parallel,
+        workload={"batch_size": s.total_batch or s.batch, "batch_per_replica": s.batch, "input_len": s.input_len,
+                  "output_len": s.output_len},
         ideal=s.ideal,
         memory=mem,
-        prefill=_phase(pre),
-        decode=_phase(dec),
+        prefill=so.prefill,
+        decode=so.decode,
         ridge_point_flop_per_byte=g.ridge_point(p.gemm_compute),
         critical_batch_size=critical_batch(s),
-        notes=tuple(notes),
+        notes=tuple(notes + so.notes),
         ops=tuple(_op_rows("prefill", pre) + _op_rows("decode", dec)),
+        comm=so.comm,
+        pipeline=so.pipeline,
+        speculative=so.speculative,
     )
-    object.__setattr__(est, "_explain", lambda: _trace(s, est, _traced(s, "prefill"), _traced(s, "decode")))
+    object.__setattr__(est, "_explain", lambda: _trace(s, est, _traced(s, "prefill"), _traced(s, "decode"), so))
     return est
 
 
 def _traced(s: Setup, phase: str) -> StepTime:
-    return time_step(step_ops(s.model, s.prec, s.par, phase, s.batch, s.input_len, s.output_len, trace=True), s.roofs, s.par)
+    return time_step(step_ops(s.model, s.prec, s.par, phase, step_batch(s), s.input_len, s.output_len, trace=True), s.roofs, s.par)

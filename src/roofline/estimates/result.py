@@ -53,6 +53,7 @@ class Phase:
     memory_s: float  # time in memory-bound operators
     overhead_s: float  # kernel launches and dequantization
     comm_s: float  # collectives
+    bubble_s: float = 0.0  # pipeline parallelism: time the busiest stage waits for work
 
     @property
     def arithmetic_intensity(self) -> float:
@@ -63,7 +64,7 @@ class Phase:
             "time_s": self.time_s, "flops": self.flops, "bytes": self.bytes,
             "arithmetic_intensity": self.arithmetic_intensity, "bound": self.bound,
             "compute_s": self.compute_s, "memory_s": self.memory_s, "overhead_s": self.overhead_s,
-            "comm_s": self.comm_s,
+            "comm_s": self.comm_s, "bubble_s": self.bubble_s,
         }
 
 
@@ -82,6 +83,9 @@ class Estimate:
     critical_batch_size: int | None
     notes: tuple[str, ...]
     ops: tuple[OpRow, ...] = ()
+    comm: dict = field(default_factory=dict)  # links used by each collective
+    pipeline: dict | None = None  # stages, micro-batches, bubble (pipeline parallelism)
+    speculative: dict | None = None  # draft, k, acceptance, expected tokens, speed-up
     _explain: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -134,7 +138,11 @@ class Estimate:
             "output_tokens_per_s": self.output_tokens_per_s,
             "output_tokens_per_s_per_gpu": self.output_tokens_per_s / n_gpus,
             "comm": {"time_s": self.prefill.comm_s + (self.workload["output_len"] - 1) * self.decode.comm_s,
-                     "prefill_s": self.prefill.comm_s, "decode_step_s": self.decode.comm_s},
+                     "prefill_s": self.prefill.comm_s, "decode_step_s": self.decode.comm_s,
+                     "share": (self.prefill.comm_s + (self.workload["output_len"] - 1) * self.decode.comm_s) / self.e2e_latency_s,
+                     **self.comm},
+            "pipeline": self.pipeline,
+            "speculative": self.speculative,
             "ridge_point_flop_per_byte": self.ridge_point_flop_per_byte,
             "critical_batch_size": self.critical_batch_size,
             "notes": list(self.notes),

@@ -1,9 +1,12 @@
 """Roofline time of an operator graph on a GPU.
 
-Each operator costs max(FLOPs / (peak × matmul efficiency), bytes / (bandwidth × memory efficiency))
-+ kernels × kernel overhead + dequantized weights × ops per weight / vector rate;
-collectives cost latency + algorithm bytes / (link bandwidth × collective efficiency).
-With `ideal`, efficiencies are 1 and overheads 0: the physical limit.
+Each operator costs max(t_compute, t_memory) + (1 − overlap) × min(t_compute, t_memory)
++ kernels × kernel overhead + dequantized weights × ops per weight / vector rate, where
+t_compute = FLOPs / (peak × matmul efficiency) and t_memory = bytes / (bandwidth × memory efficiency).
+`overlap` is how much of the shorter of the two a real kernel hides under the longer: 1 is the
+pure roofline's max(), measured kernels near the ridge fall between max and sum.
+Collectives cost latency + algorithm bytes / (link bandwidth × collective efficiency).
+With `ideal`, efficiencies and overlap are 1 and overheads 0: the physical limit.
 """
 
 from __future__ import annotations
@@ -31,8 +34,12 @@ class Roofs:
     bandwidth: Num  # B/s
     kernel_overhead: Num  # s per kernel
     dequant_cost: Num  # s per dequantized weight element
+    overlap: Num = 1.0  # fraction of min(t_compute, t_memory) hidden under the max
+    eager_kernel_overhead: Num = 0.0  # extra s per kernel in steps not captured in a CUDA graph
+    eager_collective_latency: Num = 0.0  # extra s per collective in such steps
     tp_link: "CommLink | None" = None
     pp_link: "CommLink | None" = None
+    ep_link: "CommLink | None" = None  # expert-parallel all-to-all over tp × dp GPUs
 
 
 @dataclass(frozen=True)
@@ -48,29 +55,21 @@ def _vector_rate(gpu: GPU) -> float:
     return gpu.peak_flops.get("fp32") or min(gpu.peak_flops.values())
 
 
-def comm_link(gpu: GPU, group: int, gpus_per_node: int | None, ideal: bool) -> CommLink:
+def comm_link(gpu: GPU, group: int, gpus_per_node: int | None, ideal: bool, network: str | None = None) -> CommLink:
     """The link a group of `group` GPUs talks over: the scale-up fabric (NVLink, xGMI, ICI) when the
-    group fits its domain, PCIe inside one server, the network (InfiniBand/Ethernet) beyond it."""
-    node = gpus_per_node or max(8, gpu.scale_up_domain)
-    if gpu.scale_up_link and group <= gpu.scale_up_domain:
-        key = gpu.scale_up_link
-    elif group <= node:
-        key = gpu.host_link or "pcie4"
-    else:
-        key = gpu.scale_out_link or gpu.host_link or "pcie4"
-    link: Link = get_link(key)
-    bw = link.bandwidth_per_direction
-    if link.peer_bandwidth_per_direction and link.peer_bandwidth_per_direction < bw:  # full mesh: n−1 links in use
-        bw = min(bw, (group - 1) * link.peer_bandwidth_per_direction)
-    if not ideal:
-        bw *= link.busbw_efficiency or factor("collective_efficiency").value
-    return CommLink(link.display_name, bw, 0.0 if ideal else link.latency_s)
+    group fits its domain within a node, PCIe inside one server, the network (InfiniBand/Ethernet)
+    beyond it (estimates/comm.py)."""
+    from .comm import group_link
+
+    return group_link(gpu, group, gpus_per_node, ideal, network)
 
 
 def roofs(gpu: GPU, prec: Precision, par: Parallel, ideal: bool = False) -> Roofs:
     f = gpu.factors
-    eta_c = 1.0 if ideal else f.matmul_efficiency.for_dtype(prec.gemm_compute)
-    eta_a = 1.0 if ideal else f.matmul_efficiency.for_dtype(prec.model.compute)
+    # the best-shape matmul rate (matmul_efficiency) times what a model's GEMM shapes get of it
+    shape = 1.0 if ideal else factor("gemm_shape_efficiency").value
+    eta_c = 1.0 if ideal else f.matmul_efficiency.for_dtype(prec.gemm_compute) * shape
+    eta_a = 1.0 if ideal else f.matmul_efficiency.for_dtype(prec.model.compute) * shape
     eta_m = 1.0 if ideal else f.memory_efficiency.value
     vec = _vector_rate(gpu)
     return Roofs(
@@ -80,9 +79,25 @@ def roofs(gpu: GPU, prec: Precision, par: Parallel, ideal: bool = False) -> Roof
         bandwidth=gpu.memory_bandwidth * eta_m,
         kernel_overhead=0.0 if ideal else f.kernel_overhead_s.value,
         dequant_cost=0.0 if ideal else factor("dequant_ops_per_weight").value / vec,
-        tp_link=comm_link(gpu, par.tp, par.gpus_per_node, ideal) if par.tp > 1 else None,
-        pp_link=comm_link(gpu, par.tp * par.pp, par.gpus_per_node, ideal) if par.pp > 1 else None,
+        overlap=1.0 if ideal else factor("compute_memory_overlap").value,
+        eager_kernel_overhead=0.0 if ideal else factor("eager_kernel_overhead_s").value,
+        eager_collective_latency=0.0 if ideal else factor("eager_collective_latency_s").value,
+        tp_link=comm_link(gpu, par.tp, par.gpus_per_node, ideal, par.inter_node_link) if par.tp > 1 else None,
+        pp_link=_pipeline_link(gpu, par, ideal) if par.pp > 1 else None,
+        ep_link=_all_to_all_link(gpu, par, ideal) if par.ep > 1 else None,
     )
+
+
+def _all_to_all_link(gpu: GPU, par: Parallel, ideal: bool) -> CommLink:
+    from .comm import all_to_all_link
+
+    return all_to_all_link(gpu, par.ep, par.gpus_per_node, ideal, par.inter_node_link)
+
+
+def _pipeline_link(gpu: GPU, par: Parallel, ideal: bool) -> CommLink:
+    from .comm import pipeline_link
+
+    return pipeline_link(gpu, par.tp, par.pp, par.gpus_per_node, ideal, par.inter_node_link)
 
 
 def collective_time(kind: str, message: Num, group: int, link: CommLink) -> Num:
@@ -100,27 +115,43 @@ class OpTime:
     memory: Num
     overhead: Num  # kernel launches + dequantization
     comm: Num
+    overlap: Num = 1.0
+
+    @property
+    def roofline(self) -> Num:
+        """The operator's compute/memory time: max of the two plus the un-hidden part of the other."""
+        return np.maximum(self.compute, self.memory) + (1.0 - self.overlap) * np.minimum(self.compute, self.memory)
 
     @property
     def total(self) -> Num:
-        return np.maximum(self.compute, self.memory) + self.overhead + self.comm
+        return self.roofline + self.overhead + self.comm
 
 
 def time_op(op: Op, r: Roofs, par: Parallel) -> OpTime:
+    """Ops of an eager step (`op.eager`: engines replay decode steps as CUDA graphs but launch
+    variable-shape prefills kernel by kernel from the host) pay a launch and synchronization on
+    top, per kernel and per collective."""
+    eager = op.eager
     if op.unit == "comm":
         if op.comm_kind == "p2p":
             link, group = r.pp_link, 2
+        elif op.comm_kind == "all_to_all":
+            link, group = r.ep_link, par.ep
         else:
             link, group = r.tp_link, par.tp
         t = collective_time(op.comm_kind, op.comm, group, link) if link else 0.0
+        if link and eager:
+            t = t + r.eager_collective_latency
         return OpTime(op, 0.0, 0.0, 0.0, t)
     peak = {"gemm": r.gemm, "attention": r.attention, "vector": r.vector}[op.unit]
     return OpTime(
         op,
         compute=np.asarray(op.flops, dtype=float) / peak,
         memory=np.asarray(op.bytes, dtype=float) / r.bandwidth,
-        overhead=op.kernels * r.kernel_overhead + np.asarray(op.dequant, dtype=float) * r.dequant_cost,
+        overhead=op.kernels * (r.kernel_overhead + (r.eager_kernel_overhead if eager else 0.0))
+        + np.asarray(op.dequant, dtype=float) * r.dequant_cost,
         comm=0.0,
+        overlap=r.overlap,
     )
 
 
@@ -150,11 +181,11 @@ class StepTime:
 
     @property
     def compute_bound_time(self) -> Num:
-        return self._sum(lambda t: np.where(t.compute >= t.memory, t.compute, 0.0))
+        return self._sum(lambda t: np.where(t.compute >= t.memory, t.roofline, 0.0))
 
     @property
     def memory_bound_time(self) -> Num:
-        return self._sum(lambda t: np.where(t.compute < t.memory, t.memory, 0.0))
+        return self._sum(lambda t: np.where(t.compute < t.memory, t.roofline, 0.0))
 
     @property
     def overhead_time(self) -> Num:
@@ -193,12 +224,15 @@ def describe_roofs(gpu: GPU, prec: Precision, r: Roofs, ideal: bool) -> list[tup
             ("memory roof", "datasheet bandwidth", "", fmt_bw(float(r.bandwidth))),
         ]
     eta_c = f.matmul_efficiency.for_dtype(prec.gemm_compute)
+    shape = factor("gemm_shape_efficiency").value
     out = [
-        ("compute roof", f"peak {prec.gemm_compute} × matmul_efficiency",
-         f"{fmt_rate(gpu.peak(prec.gemm_compute))} × {eta_c:g}", fmt_rate(float(r.gemm))),
+        ("compute roof", f"peak {prec.gemm_compute} × matmul_efficiency × gemm_shape_efficiency",
+         f"{fmt_rate(gpu.peak(prec.gemm_compute))} × {eta_c:g} × {shape:g}", fmt_rate(float(r.gemm))),
         ("memory roof", "bandwidth × memory_efficiency",
          f"{fmt_bw(gpu.memory_bandwidth)} × {f.memory_efficiency.value:g}", fmt_bw(float(r.bandwidth))),
         ("kernel overhead", "kernel_overhead_s per kernel", "", fmt_time(float(r.kernel_overhead))),
+        ("overlap", "compute_memory_overlap: op time = max(t_c, t_m) + (1 − overlap) × min(t_c, t_m)", "",
+         f"{float(r.overlap):g}"),
     ]
     if prec.weight_only:
         out.append(("dequantization", "dequant_ops_per_weight / vector rate",

@@ -19,8 +19,9 @@ class Parallel(BaseModel):
     tp: PositiveInt = 1
     pp: PositiveInt = 1
     dp: PositiveInt = 1
-    ep: PositiveInt = 1  # 1: experts split by tensor parallelism like any MLP
+    ep: PositiveInt = 1  # 1: experts split by tensor parallelism like any MLP; else tp × dp
     gpus_per_node: PositiveInt | None = None  # None: the GPU's scale-up domain
+    inter_node_link: str | None = None  # links.toml key between nodes; None: the GPU's scale_out_link
 
     @model_validator(mode="after")
     def _sizes(self) -> "Parallel":
@@ -50,8 +51,9 @@ class Parallel(BaseModel):
         if self.ep > 1:
             if not m.is_moe:
                 raise RooflineError(f"expert parallelism needs a mixture-of-experts model; {m.name} is dense")
-            if self.ep > self.tp * self.dp or (self.tp * self.dp) % self.ep:
-                raise RooflineError(f"expert-parallel size {self.ep} must divide tp × dp = {self.tp * self.dp}")
+            if self.ep != self.tp * self.dp:  # vLLM's --enable-expert-parallel: EP spans the tp × dp GPUs
+                raise RooflineError(f"expert-parallel size {self.ep} must equal tp × dp = {self.tp * self.dp} "
+                                    "(vLLM's --enable-expert-parallel spreads experts over all tp × dp GPUs)")
             if m.moe.num_experts % self.ep:
                 raise RooflineError(f"expert-parallel size {self.ep} does not divide {m.moe.num_experts} experts")
 

@@ -40,6 +40,8 @@ class Precision:
 
 
 def _short(name: str) -> str:
+    if "@" in name:  # a given effective width, e.g. bf16@4.5b
+        return name.split("@", 1)[1].rstrip("b")
     return {"bf16": "16", "fp16": "16", "fp32": "32", "fp8": "8", "int8": "8", "int4": "4", "fp4": "4", "mxfp4": "4"}.get(
         name, name
     )
@@ -100,7 +102,10 @@ def resolve_precision(
                 "activations are never quantized below the weights"
             )
     gemm = act.compute if act.name not in MODEL_DTYPES else model.compute
-    weight_only = weight.compute != gemm and weight.name not in (model.name,)
+    # a width below the model dtype in the model dtype's own compute format (--weight-bits alone, e.g.
+    # GGUF Q4_0 at 4.5) is a packed format too: it is unpacked inside the GEMM like int4
+    narrower = weight.compute == model.compute and weight.bits < model.bits
+    weight_only = (weight.compute != gemm or narrower) and weight.name not in (model.name,)
     if weight.compute in ("fp8", "fp4") and not gpu.supports(weight.compute) and activation_dtype in (None, "", "auto"):
         notes.append(
             f"{gpu.name} has no {weight.compute} tensor cores: {weight.name} weights are dequantized to "

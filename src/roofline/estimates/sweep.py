@@ -1,0 +1,197 @@
+"""Sweeps: one setup's figures across many batch sizes or prompt lengths in a single pass.
+
+The cost graph and the memory model take NumPy arrays, so a sweep evaluates every operator once
+for the whole grid instead of looping over points. Grids are integer batch sizes or token counts,
+log-spaced when the range spans decades, and never longer than MAX_POINTS.
+
+    s = setup("llama-2-7b", "a100", batch_size=8)
+    d = decode_sweep(s, batch_grid(1024))
+    d.step_time_s, d.tokens_per_s, d.fits          # arrays, one value per batch size
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..catalog.factors import factor
+from ..cost.graph import step_ops
+from ..errors import RooflineError
+from .estimate import MAX_BATCH, MAX_TOKENS, Setup, critical_batch
+from .memory import activation_bytes, kv_cache_bytes, weight_split
+from .timing import time_step
+
+MAX_POINTS = 10_000  # one sweep's grid; more points than pixels on any chart
+
+
+def _check_points(points: int) -> int:
+    if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or points < 2:
+        raise RooflineError(f"a sweep needs at least 2 points, got {points!r}")
+    if points > MAX_POINTS:
+        raise RooflineError(f"a sweep of {points:,} points exceeds the cap of {MAX_POINTS:,}")
+    return int(points)
+
+
+def integer_grid(stop: int, points: int = 256, start: int = 1) -> np.ndarray:
+    """Whole numbers from `start` to `stop` inclusive: all of them when they number at most
+    `points`, else about `points` log-spaced ones (always including both ends)."""
+    points = _check_points(points)
+    start, stop = int(start), int(stop)
+    if start < 1 or stop < start:
+        raise RooflineError(f"a sweep runs over 1 ≤ start ≤ stop, got {start}..{stop}")
+    if stop - start + 1 <= points:
+        return np.arange(start, stop + 1, dtype=float)
+    grid = np.unique(np.round(np.geomspace(start, stop, points)))
+    return grid[(grid >= start) & (grid <= stop)]
+
+
+def batch_grid(max_batch: int, points: int = 256) -> np.ndarray:
+    if not 1 <= max_batch <= MAX_BATCH:
+        raise RooflineError(f"the largest batch of a sweep must be in 1..{MAX_BATCH:,}, got {max_batch}")
+    return integer_grid(max_batch, points)
+
+
+def length_grid(max_len: int, points: int = 256) -> np.ndarray:
+    if not 1 <= max_len <= MAX_TOKENS:
+        raise RooflineError(f"the longest prompt of a sweep must be in 1..{MAX_TOKENS:,} tokens, got {max_len}")
+    return integer_grid(max_len, points)
+
+
+def _full(x, shape) -> np.ndarray:
+    return np.broadcast_to(np.asarray(x, dtype=float), shape).copy()
+
+
+@dataclass(frozen=True)
+class MemorySweep:
+    """Memory per GPU, one entry per (batch, input, output) setting; broadcast like NumPy."""
+
+    batch: np.ndarray
+    input_len: np.ndarray
+    output_len: np.ndarray
+    weights_bytes: np.ndarray
+    kv_cache_bytes: np.ndarray
+    activation_bytes: np.ndarray
+    overhead_bytes: np.ndarray
+    capacity_bytes: float
+
+    @property
+    def total_bytes(self) -> np.ndarray:
+        return self.weights_bytes + self.kv_cache_bytes + self.activation_bytes + self.overhead_bytes
+
+    @property
+    def fits(self) -> np.ndarray:
+        return self.total_bytes <= self.capacity_bytes
+
+
+def memory_sweep(s: Setup, batch, input_len=None, output_len=None) -> MemorySweep:
+    """Weights, KV cache, activations and overhead per GPU for arrays of batch sizes and lengths
+    (the setup's own lengths where none are given)."""
+    b = np.asarray(batch, dtype=float)
+    L = np.asarray(s.input_len if input_len is None else input_len, dtype=float)
+    out = np.asarray(s.output_len if output_len is None else output_len, dtype=float)
+    shape = np.broadcast_shapes(b.shape, L.shape, out.shape)
+    weights = weight_split(s.model, s.par).bytes(s.prec)
+    return MemorySweep(
+        batch=_full(b, shape), input_len=_full(L, shape), output_len=_full(out, shape),
+        weights_bytes=_full(weights, shape),
+        kv_cache_bytes=_full(kv_cache_bytes(s.model, s.prec, s.par, b, L + out), shape),
+        activation_bytes=_full(activation_bytes(s.model, s.prec, s.par, b, L), shape),
+        overhead_bytes=_full(factor("runtime_overhead_bytes").value, shape),
+        capacity_bytes=float(s.capacity),
+    )
+
+
+def max_batch_that_fits(s: Setup) -> int:
+    """Largest batch whose memory fits at the setup's lengths (0: not even one sequence).
+    Memory is affine in the batch (weights and overhead fixed, KV and activations per sequence)."""
+    one = memory_sweep(s, 1.0)
+    fixed = float(one.weights_bytes + one.overhead_bytes)
+    per_seq = float(one.kv_cache_bytes + one.activation_bytes)
+    room = s.capacity - fixed
+    if room < per_seq:
+        return 0
+    return int(min(math.floor(room / per_seq), MAX_BATCH))
+
+
+def kv_crossover_batch(s: Setup) -> int | None:
+    """Smallest batch at which the KV cache outweighs the weights, at the setup's lengths."""
+    one = memory_sweep(s, 1.0)
+    per_seq = float(one.kv_cache_bytes)
+    if per_seq <= 0:
+        return None
+    b = max(1, math.ceil(float(one.weights_bytes) / per_seq))
+    return b if b <= MAX_BATCH else None
+
+
+@dataclass(frozen=True)
+class DecodeSweep:
+    """One mean decode step at each batch size (the setup's lengths)."""
+
+    batch: np.ndarray
+    step_time_s: np.ndarray
+    flops: np.ndarray
+    bytes: np.ndarray
+    memory: MemorySweep
+    critical_batch: int | None  # decode's weight GEMMs turn compute-bound here
+
+    @property
+    def tokens_per_s(self) -> np.ndarray:
+        return self.batch / self.step_time_s
+
+    @property
+    def arithmetic_intensity(self) -> np.ndarray:
+        return self.flops / self.bytes
+
+
+def decode_sweep(s: Setup, batch) -> DecodeSweep:
+    b = np.asarray(batch, dtype=float)
+    st = time_step(step_ops(s.model, s.prec, s.par, "decode", b, s.input_len, s.output_len), s.roofs, s.par)
+    return DecodeSweep(b, _full(st.time, b.shape), _full(st.flops, b.shape), _full(st.bytes, b.shape),
+                       memory_sweep(s, b), critical_batch(s))
+
+
+@dataclass(frozen=True)
+class PrefillSweep:
+    """The prefill of the setup's batch at each prompt length."""
+
+    input_len: np.ndarray
+    ttft_s: np.ndarray
+    flops: np.ndarray
+    bytes: np.ndarray
+    ridge_point: float  # FLOP/B of the GEMM compute format (datasheet peaks)
+    ridge_crossing: int | None  # shortest prompt whose prefill intensity reaches the ridge
+
+    @property
+    def arithmetic_intensity(self) -> np.ndarray:
+        return self.flops / self.bytes
+
+
+def _prefill(s: Setup, lengths: np.ndarray):
+    return time_step(step_ops(s.model, s.prec, s.par, "prefill", s.batch, lengths, s.output_len), s.roofs, s.par)
+
+
+def prefill_ridge_crossing(s: Setup, max_len: int = MAX_TOKENS) -> int | None:
+    """Shortest prompt (tokens per sequence, at the setup's batch) whose whole prefill step has
+    arithmetic intensity ≥ the ridge point: a log-spaced search, then every length in the bracket."""
+    ridge = s.gpu.ridge_point(s.prec.gemm_compute)
+    coarse = integer_grid(max_len, 128)
+    st = _prefill(s, coarse)
+    over = np.nonzero(np.asarray(st.flops) / np.asarray(st.bytes) >= ridge)[0]
+    if over.size == 0:
+        return None
+    if over[0] == 0:
+        return int(coarse[0])
+    lo, hi = coarse[over[0] - 1], coarse[over[0]]
+    fine = np.arange(lo, hi + 1, max(1.0, math.ceil((hi - lo) / MAX_POINTS)))
+    st = _prefill(s, fine)
+    hit = np.nonzero(np.asarray(st.flops) / np.asarray(st.bytes) >= ridge)[0]
+    return int(fine[hit[0]]) if hit.size else int(hi)
+
+
+def prefill_sweep(s: Setup, lengths) -> PrefillSweep:
+    L = np.asarray(lengths, dtype=float)
+    st = _prefill(s, L)
+    return PrefillSweep(L, _full(st.time, L.shape), _full(st.flops, L.shape), _full(st.bytes, L.shape),
+                        s.gpu.ridge_point(s.prec.gemm_compute), prefill_ridge_crossing(s))

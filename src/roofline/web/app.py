@@ -1,0 +1,101 @@
+"""The web calculator: the JSON API, its docs, and one static page, all served offline.
+
+Every response that is not the page or a file is JSON; every error is {"error": "..."} with a
+4xx status for bad input (500 only for a bug, without a traceback). NaN and infinity never reach
+the wire: results pass through `estimates.result.clean`.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+from .. import __version__
+from ..errors import RooflineError
+from ..estimates.result import clean
+from .api import router
+from .docs_page import render_docs
+from .limits import MAX_BODY_BYTES, BodyLimit
+
+STATIC = resources.files("roofline") / "web" / "static"
+PAGE_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
+
+
+class CleanJSONResponse(JSONResponse):
+    """JSON with non-finite floats as null, and a refusal (not a silent NaN) if any slip through."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(clean(content), allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return CleanJSONResponse({"error": message}, status_code=status)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(x) for x in err.get("loc", ()) if x != "body")
+        parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid")))
+    return "invalid request: " + "; ".join(parts)
+
+
+def create_app(max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    app = FastAPI(
+        title="roofline",
+        version=__version__,
+        description="Does an LLM fit, how fast will it serve, what limits it: first-principles roofline estimates, "
+                    "with the working shown. SI units throughout (bytes, FLOP, seconds).",
+        default_response_class=CleanJSONResponse,
+        docs_url=None,  # FastAPI's Swagger UI loads from a CDN; /docs is rendered here instead, offline
+        redoc_url=None,
+    )
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.include_router(router)
+
+    @app.exception_handler(RooflineError)
+    async def bad_input(request: Request, exc: RooflineError):
+        return _error(422, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        return _error(422, _validation_message(exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no such endpoint: {request.method} {request.url.path} (GET /api lists them)"
+        return _error(exc.status_code, message)
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception):
+        return _error(500, f"internal error ({type(exc).__name__}); please report it with the request that caused it")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> HTMLResponse:
+        return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
+
+    @app.get("/static/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> Response:
+        from ..report.assets import plotly_js_path
+
+        return FileResponse(plotly_js_path(), media_type="text/javascript")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str) -> Response:
+        if name not in PAGE_FILES:  # a fixed list: no path from the request reaches the file system
+            return _error(404, f"no such file: {name}")
+        return Response((STATIC / name).read_bytes(), media_type=PAGE_FILES[name])
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(render_docs(app.openapi()))
+
+    return app
