@@ -18,10 +18,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 from calibration import group_of, load_cases, score, summary  # noqa: E402
 
 
-def table(summ: dict) -> str:
-    lines = ["| group | rows | median abs error | p90 abs error | median signed error |", "|---|---:|---:|---:|---:|"]
+def table(summ: dict, ideal: dict | None = None) -> str:
+    head = "| group | rows | median abs error | p90 abs error | median signed error |"
+    rule = "|---|---:|---:|---:|---:|"
+    if ideal is not None:
+        head, rule = head + " pure roofline (--ideal): median signed error |", rule + "---:|"
+    lines = [head, rule]
     for k, v in summ.items():
-        lines.append(f"| {k} | {v['rows']} | {v['median_abs_error']:.1%} | {v['p90_abs_error']:.1%} | {v['median_signed_error']:+.1%} |")
+        row = f"| {k} | {v['rows']} | {v['median_abs_error']:.1%} | {v['p90_abs_error']:.1%} | {v['median_signed_error']:+.1%} |"
+        if ideal is not None:
+            row += f" {ideal[k]['median_signed_error']:+.1%} |" if k in ideal else " - |"
+        lines.append(row)
     return "\n".join(lines)
 
 
@@ -40,7 +47,7 @@ def main() -> None:
                   f"out={c.row['output_len'][:5]:5s} measured {c.measured:10.4g} predicted {s.predicted:10.4g} error {s.error:+7.1%}")
     skipped = [c for c in cases if c.skip]
     summ = summary(scored)
-    text = table(summ)
+    text = table(summ, summary(score(cases, ideal=True)))
     print(text)
     print(f"\n{len(scored)} rows scored, {len(skipped)} skipped" + "".join(f"\n  skipped {c.id}: {c.skip}" for c in skipped))
     if args.markdown:

@@ -35,10 +35,10 @@ MODELS = [  # substring of the published name -> catalog name (first match wins)
     ("Llama-2-70B", "llama-2-70b"), ("Llama-3.1-8B", "llama-3.1-8b"), ("Llama-3.1-70B", "llama-3.1-70b"),
     ("Llama-3.1-405B", "llama-3.1-405b"), ("Falcon-180B", "falcon-180b"), ("phi-2", "phi-2"), ("Yi-34B", "yi-34b"),
 ]
-GPUS = [
-    ("H200", "h200-sxm"), ("H100", "h100-sxm"), ("H800", "h800-sxm"), ("L40S", "l40s"), ("A100 PCIe", "a100-pcie-80gb"),
-    ("A100", "a100-sxm-80gb"), ("RTX 4090", "rtx-4090"), ("MI250X (one GCD)", "mi250x-gcd"), ("GH200", "gh200-144gb"),
-    ("B300", "b300"), ("B200", "b200"), ("GB200", "gb200"), ("MI355X", "mi355x"), ("MI325X", "mi325x"),
+GPUS = [  # longer names first: "GH200" contains "H200", "GB200" contains "B200"
+    ("GH200", "gh200-144gb"), ("GB200", "gb200"), ("H200", "h200-sxm"), ("H100", "h100-sxm"), ("H800", "h800-sxm"), ("L40S", "l40s"), ("A100 PCIe", "a100-pcie-80gb"),
+    ("A100", "a100-sxm-80gb"), ("RTX 4090", "rtx-4090"), ("MI250X (one GCD)", "mi250x-gcd"),
+    ("B300", "b300"), ("B200", "b200"), ("MI355X", "mi355x"), ("MI325X", "mi325x"),
     ("MI300X", "mi300x"), ("Gaudi 2", "gaudi2"), ("Gaudi 3", "gaudi3"),
 ]
 
@@ -73,10 +73,10 @@ class Case:
     def measured(self) -> float:
         return float(self.row["value"])
 
-    def predict(self) -> float:
+    def predict(self, ideal: bool = False) -> float:
         if self.direct is not None:
             return self.direct()
-        return self.read(roofline.estimate(**self.kwargs))
+        return self.read(roofline.estimate(**self.kwargs, ideal=ideal))
 
 
 def _lookup(table: list[tuple[str, str]], text: str) -> str | None:
@@ -201,12 +201,13 @@ class Scored:
         return self.predicted / self.case.measured - 1.0
 
 
-def score(cases: list[Case]) -> list[Scored]:
+def score(cases: list[Case], ideal: bool = False) -> list[Scored]:
+    """Predict every row; with `ideal`, the pure roofline (model rows only)."""
     out = []
     for c in cases:
-        if c.skip:
+        if c.skip or (ideal and c.direct is not None):
             continue
-        p = c.predict()
+        p = c.predict(ideal)
         if not math.isfinite(p):
             raise ValueError(f"{c.id}: non-finite prediction")
         out.append(Scored(c, p))
@@ -228,6 +229,8 @@ def summary(scored: list[Scored]) -> dict[str, dict]:
     for s in scored:
         if "quantized weight-only" in s.case.tags:
             groups.setdefault("quantized weight-only (any metric)", []).append(s)
+        if "fp8 W8A8" in s.case.tags:
+            groups.setdefault("fp8 W8A8, fp8 KV (any metric)", []).append(s)
         if "kernel" not in s.case.tags:
             groups.setdefault(f"metric: {s.case.metric}", []).append(s)
     out = {}

@@ -4,6 +4,8 @@
     >>> est = roofline.estimate("llama-2-7b", "a100", batch_size=8, input_len=512, output_len=128)
     >>> est.memory.fits, est.ttft_s, est.tpot_s
     >>> print(est.explain().render())
+    >>> g = roofline.grid("llama-2-7b", ["a100", "h100"], batch_sizes=range(1, 257),
+    ...                   input_lens=[512, 2048], output_lens=[128])    # every combination at once
 
 Names are imported on first use, so `import roofline` (and the CLI's --help) stays fast.
 """
@@ -16,6 +18,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "estimate": "roofline.estimates.estimate",
+    "grid": "roofline.estimates.grid",
     "get_gpu": "roofline.catalog",
     "get_model": "roofline.catalog",
     "RooflineError": "roofline.errors",

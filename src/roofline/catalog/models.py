@@ -44,13 +44,14 @@ def resolve_model(name: str) -> str:
 
 
 @lru_cache(maxsize=128)
-def _catalog_model(name: str) -> ModelSpec:
+def _load(name: str) -> ModelSpec:
     raw = json.loads((_DIR / f"{name}.json").read_text())
     return from_hf_config(raw, name, source=f"catalog:{name}.json")
 
 
-def _looks_like_path(name: str) -> bool:
-    return name.endswith(".json") or "/" in name and Path(name).exists() or Path(name).is_dir()
+def catalog_model(name: str) -> ModelSpec:
+    """A catalog model by name or alias only: never a file path, never the Hub (what servers use)."""
+    return _load(resolve_model(name))
 
 
 def _from_hub(repo_id: str) -> ModelSpec:
@@ -70,14 +71,40 @@ def _from_hub(repo_id: str) -> ModelSpec:
 
 
 def get_model(name: str) -> ModelSpec:
-    """A model by catalog name, alias or HF repo id, a local config.json path, or (online) a Hub repo id."""
+    """A model by catalog name, alias or HF repo id, a local config.json path, or (online) a Hub repo id.
+
+    Catalog names win over same-named folders; anything ending in .json or naming an existing
+    file or folder is read as a config; `org/name` outside the catalog is fetched from the Hub."""
     if not isinstance(name, str) or not name.strip():
         raise RooflineError("model name is empty")
-    if _looks_like_path(name):
-        return load_config_file(name)
     key = normalize(name)
-    if key in _names():
-        return _catalog_model(_names()[key])
+    if key in _names() and not name.endswith(".json"):
+        return _load(_names()[key])
+    if name.endswith(".json") or Path(name).exists():
+        return load_config_file(name)
     if name.count("/") == 1 and not name.startswith(("/", ".")):
         return _from_hub(name)
-    return _catalog_model(resolve_model(name))
+    return _load(resolve_model(name))
+
+
+def model_summary(name: str) -> dict:
+    """One catalog model's row for `roofline models --json` and the web API: counts, shapes, KV size."""
+    from ..cost.params import count_params
+    from ..estimates.memory import kv_bytes_per_token
+    from ..specs.dtypes import DTYPES
+    from ..specs.parallel import Parallel
+    from ..specs.precision import Precision
+
+    m = catalog_model(name)
+    p = count_params(m)
+    bf16 = DTYPES["bf16"]
+    entry = model_entry(m.name)
+    return {
+        "name": m.name, "display_name": entry.get("display_name", m.name), "aliases": entry.get("aliases", []),
+        "total_params": p.total, "active_params": p.active, "active_params_excluding_embedding": p.active_excluding_embedding,
+        "layers": m.num_layers, "hidden_size": m.hidden_size, "attention": m.kv_kind, "moe": m.is_moe,
+        "max_position_embeddings": m.max_position_embeddings,
+        "kv_bytes_per_token_bf16": kv_bytes_per_token(m, Precision(bf16, bf16, bf16, bf16, "bf16", False), Parallel()),
+        "official_total": entry.get("official_total"), "official_active": entry.get("official_active"),
+        "source": entry.get("source", ""),
+    }

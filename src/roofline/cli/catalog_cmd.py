@@ -10,30 +10,6 @@ import typer
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
-def model_row(name: str) -> dict:
-    from ..catalog import get_model, model_entry
-    from ..cost.params import count_params
-    from ..estimates.memory import kv_bytes_per_token
-    from ..specs.dtypes import DTYPES
-    from ..specs.parallel import Parallel
-    from ..specs.precision import Precision
-
-    m = get_model(name)
-    p = count_params(m)
-    bf16 = DTYPES["bf16"]
-    prec = Precision(bf16, bf16, bf16, bf16, "bf16", False)
-    entry = model_entry(name)
-    return {
-        "name": name, "display_name": entry.get("display_name", name), "aliases": entry.get("aliases", []),
-        "total_params": p.total, "active_params": p.active, "active_params_excluding_embedding": p.active_excluding_embedding,
-        "layers": m.num_layers, "hidden_size": m.hidden_size, "attention": m.kv_kind, "moe": m.is_moe,
-        "max_position_embeddings": m.max_position_embeddings,
-        "kv_bytes_per_token_bf16": kv_bytes_per_token(m, prec, Parallel()),
-        "official_total": entry.get("official_total"), "official_active": entry.get("official_active"),
-        "source": entry.get("source", ""),
-    }
-
-
 def register(app: typer.Typer) -> None:
     @app.command(help="List the GPUs in the catalog with their key figures.")
     def gpus(json_out: JsonOpt = False) -> None:
@@ -51,9 +27,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command(help="List the models in the catalog with parameter counts and shapes.")
     def models(json_out: JsonOpt = False) -> None:
-        from ..catalog import all_models
+        from ..catalog import all_models, model_summary
 
-        rows = [model_row(n) for n in all_models()]
+        rows = [model_summary(n) for n in all_models()]
         if json_out:
             typer.echo(json.dumps(rows, indent=2))
             return
@@ -106,6 +82,14 @@ def _show_gpu(name: str, json_out: bool) -> None:
         rows.append(("on-chip SRAM", f"{g.compute_units} {g.compute_unit_kind}s × {g.smem_per_unit_bytes / 1024:g} KiB shared = {fmt_bytes(total)}"))
     else:
         rows.append(("compute units", f"{g.compute_units} {g.compute_unit_kind}"))
+    if g.fp32_cores_per_unit:
+        rows.append(("cores", f"{g.compute_units} {g.compute_unit_kind}s × ({g.fp32_cores_per_unit} FP32 cores + "
+                              f"{g.tensor_cores_per_unit} Tensor Cores) = {g.compute_units * g.fp32_cores_per_unit:,} CUDA cores"))
+    vendor = _vendor_facts().get(g.vendor)
+    if vendor:
+        rows.append(("programming model", f"warps of {vendor['warp_size']} threads in lockstep, up to "
+                                          f"{vendor['max_threads_per_block']} threads per block ({vendor['source']})"))
+    rows.append(("latencies", "not in the catalog: no sourced cycle counts, so the tool prints none"))
     for dt, v in g.peak_flops.items():
         ridge = v / g.memory_bandwidth
         rows.append((f"peak {dt}", f"{fmt_rate(v)} dense · ridge {ridge:,.0f} FLOP/B"))
@@ -123,6 +107,13 @@ def _show_gpu(name: str, json_out: bool) -> None:
     if g.sources.get("notes"):
         rows.append(("notes", g.sources["notes"]))
     render.key_values(g.display_name, rows)
+
+
+def _vendor_facts() -> dict:
+    import tomllib
+    from importlib import resources
+
+    return tomllib.loads((resources.files("roofline") / "data" / "vendors.toml").read_text())
 
 
 def _show_model(name: str, json_out: bool) -> None:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
+
+try:  # typer ≥ 0.26 carries its own copy of click; older versions use the click package
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as click_errors
 
 app = typer.Typer(
     name="roofline",
@@ -37,16 +41,16 @@ def run(argv: list[str] | None = None) -> None:
         command.main(args=argv, prog_name="roofline", standalone_mode=False)
     except RooflineError as e:
         _fail(str(e))
-    except click.exceptions.NoArgsIsHelpError as e:
-        sys.stdout.write(e.ctx.get_help() + "\n")
-    except click.UsageError as e:
+    except getattr(click_errors, "NoArgsIsHelpError", ()):
+        pass  # the help text is already printed
+    except click_errors.UsageError as e:
         hint = f" (see `roofline {e.ctx.info_name} --help`)" if e.ctx and e.ctx.info_name != "roofline" else ""
         _fail(e.format_message().replace("\n", " ") + hint)
-    except click.ClickException as e:
+    except click_errors.ClickException as e:
         _fail(e.format_message().replace("\n", " "))
-    except click.exceptions.Abort:
+    except click_errors.Abort:
         _fail("aborted")
-    except click.exceptions.Exit as e:
+    except click_errors.Exit as e:
         raise SystemExit(e.exit_code)
     except BrokenPipeError:
         raise SystemExit(0)

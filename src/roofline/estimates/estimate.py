@@ -150,7 +150,9 @@ def _critical_batch(s: Setup) -> int | None:
         return None
     if over[0] == 0:
         return 1
-    fine = np.arange(coarse[over[0] - 1], coarse[over[0]] + 1)
+    # refine inside the bracket: every integer when it is narrow, else 4097 evenly spaced batches
+    lo, hi = coarse[over[0] - 1], coarse[over[0]]
+    fine = np.unique(np.round(np.linspace(lo, hi, int(min(hi - lo + 1, 4097)))))
     comp, memt = _gemm_times(s, fine)
     return int(fine[np.nonzero(comp >= memt)[0][0]])
 

@@ -11,7 +11,7 @@ With `ideal`, efficiencies and overlap are 1 and overheads 0: the physical limit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -116,15 +116,16 @@ class OpTime:
     overhead: Num  # kernel launches + dequantization
     comm: Num
     overlap: Num = 1.0
+    roofline: Num = field(init=False)  # max(compute, memory) + the un-hidden part of the shorter
+    total: Num = field(init=False)
 
-    @property
-    def roofline(self) -> Num:
-        """The operator's compute/memory time: max of the two plus the un-hidden part of the other."""
-        return np.maximum(self.compute, self.memory) + (1.0 - self.overlap) * np.minimum(self.compute, self.memory)
-
-    @property
-    def total(self) -> Num:
-        return self.roofline + self.overhead + self.comm
+    def __post_init__(self) -> None:
+        if self.op.unit == "comm":
+            self.roofline = 0.0
+        else:
+            hi, lo = np.maximum(self.compute, self.memory), np.minimum(self.compute, self.memory)
+            self.roofline = hi + (1.0 - self.overlap) * lo
+        self.total = self.roofline + self.overhead + self.comm
 
 
 def time_op(op: Op, r: Roofs, par: Parallel) -> OpTime:
@@ -157,47 +158,27 @@ def time_op(op: Op, r: Roofs, par: Parallel) -> OpTime:
 
 @dataclass
 class StepTime:
-    """One step's operators timed and summed (each op × its count)."""
+    """One step's operators timed and summed (each op × its count), in one pass."""
 
     ops: list[OpTime]
 
-    def _sum(self, f) -> Num:
-        total = 0.0
+    def __post_init__(self) -> None:
+        time = flops = nbytes = comp = mem = over = comm = wbytes = 0.0
         for t in self.ops:
-            total = total + t.op.count * f(t)
-        return total
-
-    @property
-    def time(self) -> Num:
-        return self._sum(lambda t: t.total)
-
-    @property
-    def flops(self) -> Num:
-        return self._sum(lambda t: np.asarray(t.op.flops, dtype=float))
-
-    @property
-    def bytes(self) -> Num:
-        return self._sum(lambda t: np.asarray(t.op.bytes, dtype=float))
-
-    @property
-    def compute_bound_time(self) -> Num:
-        return self._sum(lambda t: np.where(t.compute >= t.memory, t.roofline, 0.0))
-
-    @property
-    def memory_bound_time(self) -> Num:
-        return self._sum(lambda t: np.where(t.compute < t.memory, t.roofline, 0.0))
-
-    @property
-    def overhead_time(self) -> Num:
-        return self._sum(lambda t: t.overhead)
-
-    @property
-    def comm_time(self) -> Num:
-        return self._sum(lambda t: t.comm)
-
-    @property
-    def weight_bytes(self) -> Num:
-        return self._sum(lambda t: np.asarray(t.op.weight_bytes, dtype=float))
+            c = t.op.count
+            time = time + c * t.total
+            flops = flops + c * np.asarray(t.op.flops, dtype=float)
+            nbytes = nbytes + c * np.asarray(t.op.bytes, dtype=float)
+            if t.op.unit != "comm":
+                is_compute = t.compute >= t.memory
+                comp = comp + c * np.where(is_compute, t.roofline, 0.0)
+                mem = mem + c * np.where(is_compute, 0.0, t.roofline)
+            over = over + c * t.overhead
+            comm = comm + c * t.comm
+            wbytes = wbytes + c * np.asarray(t.op.weight_bytes, dtype=float)
+        self.time, self.flops, self.bytes = time, flops, nbytes
+        self.compute_bound_time, self.memory_bound_time = comp, mem  # time in compute- / memory-bound ops
+        self.overhead_time, self.comm_time, self.weight_bytes = over, comm, wbytes
 
 
 def time_step(ops: list[Op], r: Roofs, par: Parallel) -> StepTime:

@@ -62,6 +62,8 @@ class GPU(BaseModel):
     l2_bytes: PositiveFloat | None = None
     smem_per_unit_bytes: PositiveFloat | None = None
     l1_smem_per_unit_bytes: PositiveFloat | None = None
+    fp32_cores_per_unit: PositiveInt | None = None  # "CUDA cores" per SM
+    tensor_cores_per_unit: PositiveInt | None = None
     boost_clock_hz: PositiveFloat | None = None
     tdp_watts: PositiveFloat | None = None
     pcie_gen: PositiveInt | None = None

@@ -127,9 +127,30 @@ def _moe(cfg: dict[str, Any], mt: str, n: int, d: int) -> tuple[MoE | None, list
     return moe, moe_layers, dense_width
 
 
+# Beyond these a config is a typo or an attack, not a model: reject before allocating per-layer lists.
+LIMITS = {"layers": 10_000, "hidden_size": 1_000_000, "heads": 100_000, "vocab_size": 100_000_000,
+          "intermediate_size": 10_000_000, "experts": 100_000}
+
+
 def from_hf_config(raw: dict[str, Any], name: str, source: str = "") -> ModelSpec:
+    """A ModelSpec from a parsed config.json; anything unreadable is a RooflineError naming the field."""
     if not isinstance(raw, dict):
         raise RooflineError(f"{source or name}: config.json must be a JSON object")
+    try:
+        return _parse(raw, name, source)
+    except RooflineError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:  # a field of an unexpected type
+        raise RooflineError(f"{source or name}: config.json could not be read ({type(e).__name__}: {e})") from None
+
+
+def _check_limits(label: str, **sizes: int | None) -> None:
+    for key, value in sizes.items():
+        if value is not None and value > LIMITS[key]:
+            raise RooflineError(f"{label}: config.json {key} = {value:,} is beyond any real model (max {LIMITS[key]:,})")
+
+
+def _parse(raw: dict[str, Any], name: str, source: str) -> ModelSpec:
     top = raw
     cfg = raw.get("text_config") if isinstance(raw.get("text_config"), dict) else raw
     mt = str(_first(cfg, "model_type", default=_first(top, "model_type", default=""))).lower()
@@ -144,6 +165,7 @@ def from_hf_config(raw: dict[str, Any], name: str, source: str = "") -> ModelSpe
     else:
         kvh = _int(cfg, "num_key_value_heads", "num_kv_heads", "n_head_kv", "n_kv_heads", required=False, default=h)
     vocab = _int(cfg, "vocab_size", "padded_vocab_size", "n_vocab")
+    _check_limits(source or name, layers=n, hidden_size=d, heads=max(h, kvh), vocab_size=vocab)
     max_pos = _int(cfg, "max_position_embeddings", "n_positions", "max_seq_len", "seq_length", required=False, default=0) or None
 
     head_dim = _int(cfg, "head_dim", required=False, default=0) or None
@@ -185,6 +207,8 @@ def from_hf_config(raw: dict[str, Any], name: str, source: str = "") -> ModelSpe
     )
 
     moe, moe_layers, dense_width = _moe(cfg, mt, n, d)
+    if moe is not None:
+        _check_limits(source or name, experts=moe.num_experts, intermediate_size=moe.expert_intermediate_size)
     inter = dense_width or _int(cfg, "intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size", "inter_dim", required=False)
     if inter is None:
         if mt in ("gpt2", "gptj", "falcon", "gpt_neox", "gpt_bigcode", "bloom"):
@@ -194,6 +218,7 @@ def from_hf_config(raw: dict[str, Any], name: str, source: str = "") -> ModelSpe
             inter = moe.expert_intermediate_size  # no dense layer uses it
         else:
             raise RooflineError(f"{source or name}: config.json has no intermediate_size")
+    _check_limits(source or name, intermediate_size=inter)
     mlp = MLP(intermediate_size=inter, gated=mt not in UNGATED, bias=all_bias or mt == "gptj")
 
     if "tie_word_embeddings" in top:

@@ -34,10 +34,9 @@ def _not_found(fn, *args):
 
 def catalog_model(name: str):
     """A catalog model by name or alias only: never a path, never the Hub."""
-    from ..catalog import resolve_model
-    from ..catalog.models import _catalog_model
+    from ..catalog import catalog_model as lookup
 
-    return _catalog_model(_not_found(resolve_model, name))
+    return _not_found(lookup, name)
 
 
 def _layers_claimed(raw: dict) -> int:
@@ -56,12 +55,7 @@ def inline_model(raw: dict):
         raise RooflineError(f"config.json claims {_layers_claimed(raw):,} layers; the cap is {MAX_LAYERS:,}")
     name = raw.get("_name_or_path") if isinstance(raw.get("_name_or_path"), str) else ""
     label = (name.rsplit("/", 1)[-1][:80] or "pasted-config")
-    try:
-        return from_hf_config(raw, label, source="config.json in the request")
-    except RooflineError:
-        raise
-    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:  # odd field types the parser did not expect
-        raise RooflineError(f"config.json could not be read: {type(e).__name__}: {e}") from None
+    return from_hf_config(raw, label, source="config.json in the request")
 
 
 def model_of(w):
@@ -147,9 +141,9 @@ def gpu(name: str) -> dict:
 @lru_cache(maxsize=1)
 def _model_rows() -> list[dict]:
     from ..catalog import all_models
-    from ..cli.catalog_cmd import model_row  # the same rows as `roofline models --json`
+    from ..catalog import model_summary  # the same rows as `roofline models --json`
 
-    return [model_row(n) for n in all_models()]
+    return [model_summary(n) for n in all_models()]
 
 
 @router.get("/models", summary="The model catalog, optionally searched", tags=["catalog"])
