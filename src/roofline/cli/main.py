@@ -48,12 +48,22 @@ def run(argv: list[str] | None = None) -> None:
         _fail(e.format_message().replace("\n", " ") + hint)
     except click_errors.ClickException as e:
         _fail(e.format_message().replace("\n", " "))
-    except click_errors.Abort:
+    except typer.Abort:
         _fail("aborted")
-    except click_errors.Exit as e:
-        raise SystemExit(e.exit_code)
-    except BrokenPipeError:
-        raise SystemExit(0)
+    except typer.Exit as e:
+        raise SystemExit(e.exit_code) from None
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        _quiet_pipe()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        raise SystemExit(130) from None
+
+
+def _quiet_pipe() -> None:
+    import os
+
+    sys.stdout = open(os.devnull, "w")  # the interpreter's final flush must not fail again
+    raise SystemExit(0)
 
 
 if __name__ == "__main__":
