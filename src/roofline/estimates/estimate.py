@@ -203,8 +203,13 @@ def _trace(s: Setup, est: Estimate, pre: StepTime, dec: StepTime, so=None) -> Tr
                 t.note(op.expr["note"])
             roof = {"gemm": s.roofs.gemm, "attention": s.roofs.attention, "vector": s.roofs.vector}[op.unit]
             which = "compute" if float(ot.compute) >= float(ot.memory) else "memory"
-            t.add(f"{op.name}{times} time", "max(FLOPs / compute roof, bytes / memory roof) + overhead",
-                  f"max({fmt_flops(float(op.flops))} / {fmt_rate(float(roof))}, {fmt_bytes(float(op.bytes))} / {fmt_bytes(float(s.roofs.bandwidth))}/s) + {fmt_time(float(ot.overhead))}",
+            tc, tm, o = float(ot.compute), float(ot.memory), float(ot.overlap)
+            hidden = "" if o == 1 else f" + (1 − {o:.3g}) × {fmt_time(min(tc, tm))}"
+            t.add(f"{op.name}{times} time",
+                  "max(t_c = FLOPs / compute roof, t_m = bytes / memory roof)"
+                  + ("" if o == 1 else " + (1 − overlap) × min(t_c, t_m)") + " + overhead",
+                  f"max({fmt_flops(float(op.flops))} / {fmt_rate(float(roof))} = {fmt_time(tc)}, "
+                  f"{fmt_bytes(float(op.bytes))} / {fmt_bytes(float(s.roofs.bandwidth))}/s = {fmt_time(tm)}){hidden} + {fmt_time(float(ot.overhead))}",
                   f"{fmt_time(float(ot.total))} ({which}-bound)")
         total_name = "TTFT (prefill)" if label == "prefill" else "decode step (TPOT)"
         ph = est.prefill if label == "prefill" else est.decode
