@@ -63,6 +63,10 @@ def estimate(e: Estimate) -> None:
         t.add_row("Speculative", f"{escape(sp['draft'])}, k={sp['num_speculative_tokens']}, α={sp['acceptance_rate']:g}: "
                   f"{sp['expected_tokens_per_step']:.3g} tokens per {fmt_time(sp['step_s'])} step · "
                   f"{sp['speedup']:.2f}× vs {fmt_time(sp['time_per_token_without_s'])} per token without")
+    cap = e.capacity
+    t.add_row("Capacity", f"largest batch {cap['max_batch_size']} at this context · longest context "
+              f"{cap['max_context_len']:,} tokens at this batch · fewest GPUs "
+              + (f"{cap['min_gpus']} (tp={cap['min_gpus_tp']}, pp={cap['min_gpus_pp']})" if cap["min_gpus"] else "more than 4096"))
     crit = f"{e.critical_batch_size}" if e.critical_batch_size else "none (never compute-bound)"
     t.add_row("Ridge point", f"{e.ridge_point_flop_per_byte:.4g} FLOP/B ({e.precision['compute_dtype']}) · critical batch {crit}")
     console.print(t)

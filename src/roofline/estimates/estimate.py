@@ -150,11 +150,13 @@ def _critical_batch(s: Setup) -> int | None:
         return None
     if over[0] == 0:
         return 1
-    # refine inside the bracket: every integer when it is narrow, else 4097 evenly spaced batches
-    lo, hi = coarse[over[0] - 1], coarse[over[0]]
-    fine = np.unique(np.round(np.linspace(lo, hi, int(min(hi - lo + 1, 4097)))))
-    comp, memt = _gemm_times(s, fine)
-    return int(fine[np.nonzero(comp >= memt)[0][0]])
+    lo, hi = coarse[over[0] - 1], coarse[over[0]]  # lo is memory-bound, hi compute-bound
+    while hi - lo > 1:  # each pass narrows the bracket 4096-fold, to the exact integer
+        grid = np.unique(np.round(np.linspace(lo, hi, int(min(hi - lo + 1, 4097)))))
+        comp, memt = _gemm_times(s, grid)
+        i = int(np.nonzero(comp >= memt)[0][0])
+        lo, hi = grid[i - 1], grid[i]
+    return int(hi)
 
 
 def _describe_model(m: ModelSpec) -> dict:
@@ -238,6 +240,15 @@ def _trace(s: Setup, est: Estimate, pre: StepTime, dec: StepTime, so=None) -> Tr
           f"{est.ridge_point_flop_per_byte:.4g} FLOP/B")
     t.add("critical batch", "smallest batch where decode weight-GEMM FLOP time ≥ byte time", "",
           str(est.critical_batch_size) if est.critical_batch_size else "none below 4M (never compute-bound)")
+    cap = est.capacity
+    per_seq = (est.memory.kv_cache_bytes + est.memory.activation_bytes) / max(s.batch, 1)
+    free = s.capacity - est.memory.weights_bytes - est.memory.overhead_bytes
+    t.add("largest batch", "⌊(capacity − weights − overhead) / (KV + activations per sequence)⌋ × replicas",
+          f"⌊{fmt_bytes(free)} / {fmt_bytes(per_seq)}⌋ × {par.dp}", str(cap["max_batch_size"]))
+    t.add("longest context", f"largest prompt + {s.output_len} output tokens that fits at batch {s.batch} (memory is monotone in it)",
+          "", f"{cap['max_context_len']} tokens" if cap["max_context_len"] else "none: even a 1-token prompt does not fit")
+    t.add("fewest GPUs", "smallest power of two whose tp × pp split (tp inside a node first) fits this workload", "",
+          f"{cap['min_gpus']} (tp={cap['min_gpus_tp']}, pp={cap['min_gpus_pp']})" if cap["min_gpus"] else "more than 4096")
     return t
 
 
@@ -273,7 +284,7 @@ def run(s: Setup) -> Estimate:
     pre = time_step(step_ops(m, p, par, "prefill", sb, s.input_len, s.output_len), s.roofs, par)
     dec = time_step(step_ops(m, p, par, "decode", sb, s.input_len, s.output_len), s.roofs, par)
     so = scale_out(s, mem, pre, dec, _phase(pre), _phase(dec))
-    mem = so.memory
+    mem_base, mem = mem, so.memory
     notes = list(p.notes)
     ctx = s.input_len + s.output_len
     if m.max_position_embeddings and ctx > m.max_position_embeddings:
@@ -306,7 +317,25 @@ def run(s: Setup) -> Estimate:
         speculative=so.speculative,
     )
     object.__setattr__(est, "_explain", lambda: _trace(s, est, _traced(s, "prefill"), _traced(s, "decode"), so))
+    object.__setattr__(est, "_capacity", lambda: _capacity(s, so.memory.total_bytes - mem_base.total_bytes))
     return est
+
+
+def _capacity(s: Setup, extra: float) -> dict:
+    """`extra`: memory the scale-out adds (a speculative draft), held fixed."""
+    from .capacity import max_batch, max_context, min_gpus
+
+    m, p, par = s.model, s.prec, s.par
+    per_replica = max_batch(m, p, par, s.input_len, s.output_len, s.capacity, extra)
+    fewest = min_gpus(m, p, s.batch, s.input_len, s.output_len, s.capacity, extra,
+                      node=par.gpus_per_node or max(8, s.gpu.scale_up_domain)) or {}
+    return {
+        "max_batch_size": per_replica * par.dp,
+        "max_context_len": max_context(m, p, par, s.batch, s.output_len, s.capacity, extra),
+        "min_gpus": fewest.get("num_gpus"),  # None: more than 4096
+        "min_gpus_tp": fewest.get("tp"),
+        "min_gpus_pp": fewest.get("pp"),
+    }
 
 
 def _traced(s: Setup, phase: str) -> StepTime:

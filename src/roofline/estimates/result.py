@@ -87,6 +87,7 @@ class Estimate:
     pipeline: dict | None = None  # stages, micro-batches, bubble (pipeline parallelism)
     speculative: dict | None = None  # draft, k, acceptance, expected tokens, speed-up
     _explain: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
+    _capacity: Callable[[], dict] | None = field(default=None, repr=False, compare=False)
 
     @property
     def ttft_s(self) -> float:
@@ -109,6 +110,16 @@ class Estimate:
         """Static batch: every sequence's output tokens over the whole request (prefill included)."""
         return self.workload["batch_size"] * self.workload["output_len"] / self.e2e_latency_s
 
+    @property
+    def capacity(self) -> dict:
+        """Largest batch at this context, longest context at this batch, fewest GPUs that hold the
+        workload (computed on first use)."""
+        cached = self.__dict__.get("_capacity_value")
+        if cached is None:
+            cached = self._capacity() if self._capacity else {}
+            object.__setattr__(self, "_capacity_value", cached)
+        return cached
+
     def explain(self):
         """The trace: every figure with its formula and the numbers substituted."""
         if self._explain is None:
@@ -124,7 +135,7 @@ class Estimate:
             "parallel": self.parallel,
             "workload": self.workload,
             "ideal": self.ideal,
-            "memory": self.memory.to_dict(),
+            "memory": {**self.memory.to_dict(), **self.capacity},
             "prefill": self.prefill.to_dict(),
             "decode": {
                 "time_per_token_s": self.tpot_s,
