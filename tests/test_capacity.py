@@ -27,7 +27,7 @@ def test_max_batch_by_hand():
 
 @pytest.mark.parametrize("batch", [1, 16, 64])
 def test_max_context_is_the_boundary(batch):
-    c = roofline.estimate("llama-2-7b", "a100", batch_size=batch, output_len=256).capacity["max_context_len"]
+    c = roofline.estimate("llama-2-7b", "a100", batch_size=batch, output_len=256).capacity["max_context_len_by_memory"]
     assert fits(batch_size=batch, input_len=c - 256, output_len=256)
     assert not fits(batch_size=batch, input_len=c - 255, output_len=256)
 
@@ -52,3 +52,8 @@ def test_fewest_gpus(model, gpu, kw, expected):
 def test_capacity_in_json():
     d = roofline.estimate("llama-2-7b", "h100").to_dict()
     assert {"max_batch_size", "max_context_len", "min_gpus", "min_gpus_tp", "min_gpus_pp"} <= set(d["memory"])
+
+
+def test_context_capped_by_the_window():
+    cap = roofline.estimate("llama-2-7b", "a100").capacity
+    assert cap["max_context_len"] == 4096 and cap["max_context_len_by_memory"] > 100_000

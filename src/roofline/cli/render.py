@@ -65,7 +65,9 @@ def estimate(e: Estimate) -> None:
                   f"{sp['speedup']:.2f}× vs {fmt_time(sp['time_per_token_without_s'])} per token without")
     cap = e.capacity
     t.add_row("Capacity", f"largest batch {cap['max_batch_size']} at this context · longest context "
-              f"{cap['max_context_len']:,} tokens at this batch · fewest GPUs "
+              f"{cap['max_context_len']:,} tokens at this batch"
+              + (f" (memory allows {cap['max_context_len_by_memory']:,})" if cap["max_context_len_by_memory"] > cap["max_context_len"] else "")
+              + " · fewest GPUs "
               + (f"{cap['min_gpus']} (tp={cap['min_gpus_tp']}, pp={cap['min_gpus_pp']})" if cap["min_gpus"] else "more than 4096"))
     crit = f"{e.critical_batch_size}" if e.critical_batch_size else "none (never compute-bound)"
     t.add_row("Ridge point", f"{e.ridge_point_flop_per_byte:.4g} FLOP/B ({e.precision['compute_dtype']}) · critical batch {crit}")

@@ -245,8 +245,10 @@ def _trace(s: Setup, est: Estimate, pre: StepTime, dec: StepTime, so=None) -> Tr
     free = s.capacity - est.memory.weights_bytes - est.memory.overhead_bytes
     t.add("largest batch", "⌊(capacity − weights − overhead) / (KV + activations per sequence)⌋ × replicas",
           f"⌊{fmt_bytes(free)} / {fmt_bytes(per_seq)}⌋ × {par.dp}", str(cap["max_batch_size"]))
-    t.add("longest context", f"largest prompt + {s.output_len} output tokens that fits at batch {s.batch} (memory is monotone in it)",
-          "", f"{cap['max_context_len']} tokens" if cap["max_context_len"] else "none: even a 1-token prompt does not fit")
+    window = s.model.max_position_embeddings
+    t.add("longest context", f"min(largest prompt + {s.output_len} output tokens that fits at batch {s.batch}, context window)",
+          f"min({cap['max_context_len_by_memory']}, {window or 'none stated'})",
+          f"{cap['max_context_len']} tokens" if cap["max_context_len"] else "none: even a 1-token prompt does not fit")
     t.add("fewest GPUs", "smallest power of two whose tp × pp split (tp inside a node first) fits this workload", "",
           f"{cap['min_gpus']} (tp={cap['min_gpus_tp']}, pp={cap['min_gpus_pp']})" if cap["min_gpus"] else "more than 4096")
     return t
@@ -329,9 +331,12 @@ def _capacity(s: Setup, extra: float) -> dict:
     per_replica = max_batch(m, p, par, s.input_len, s.output_len, s.capacity, extra)
     fewest = min_gpus(m, p, s.batch, s.input_len, s.output_len, s.capacity, extra,
                       node=par.gpus_per_node or max(8, s.gpu.scale_up_domain)) or {}
+    by_memory = max_context(m, p, par, s.batch, s.output_len, s.capacity, extra)
+    window = m.max_position_embeddings
     return {
         "max_batch_size": per_replica * par.dp,
-        "max_context_len": max_context(m, p, par, s.batch, s.output_len, s.capacity, extra),
+        "max_context_len": min(by_memory, window) if window else by_memory,
+        "max_context_len_by_memory": by_memory,
         "min_gpus": fewest.get("num_gpus"),  # None: more than 4096
         "min_gpus_tp": fewest.get("tp"),
         "min_gpus_pp": fewest.get("pp"),
