@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,6 +16,9 @@ from pathlib import Path
 import numpy as np
 
 import roofline
+
+sys.path.insert(0, str(Path(__file__).parent))
+from help_time import help_median  # noqa: E402
 
 GPUS = ["a100", "h100", "h200", "l40s", "b200", "mi300x", "rtx-4090", "l4", "a10g", "h20"]
 
@@ -47,13 +48,7 @@ def main() -> int:
     print(f"grid of {g.size:,} configurations:                         {min(runs):.3f} s   budget 2 s")
     ok &= g.size == 1_000_000 and min(runs) < 2.0
 
-    exe = Path(sys.executable).with_name("roofline")
-    helps = []
-    for _ in range(7):
-        start = time.perf_counter()
-        subprocess.run([str(exe), "--help"], check=True, capture_output=True)
-        helps.append(time.perf_counter() - start)
-    h = statistics.median(helps)
+    h = help_median(7)
     print(f"roofline --help (median of 7 runs):                      {h * 1e3:.0f} ms   budget 300 ms")
     ok &= h < 0.3
     print("all within budget" if ok else "OVER BUDGET")
