@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
 
 def _show_gpu(name: str, json_out: bool) -> None:
     from ..catalog import get_gpu, get_link
-    from ..units import fmt_bw, fmt_bytes, fmt_num, fmt_rate
+    from ..units import fmt_bw, fmt_bytes, fmt_gib, fmt_num, fmt_rate
     from . import render
 
     g = get_gpu(name)
@@ -69,7 +69,8 @@ def _show_gpu(name: str, json_out: bool) -> None:
     rows = [
         ("name", f"{g.display_name} [{g.name}]" + (f", aliases: {', '.join(g.aliases)}" if g.aliases else "")),
         ("architecture", f"{g.vendor} {g.architecture}, {g.form_factor}" + (f", {g.tdp_watts:g} W" if g.tdp_watts else "")),
-        ("HBM/DRAM", f"{fmt_bytes(g.memory_bytes)} {g.memory_type} at {fmt_bw(g.memory_bandwidth)}"),
+        ("HBM/DRAM", f"{fmt_bytes(g.memory_bytes)} ({fmt_gib(g.memory_bytes)}) {g.memory_type} at {fmt_bw(g.memory_bandwidth)}"
+                     " (the datasheet's GB, taken as 10^9 bytes)"),
     ]
     if g.l2_bytes:
         rows.append(("L2 cache", f"{fmt_bytes(g.l2_bytes)} ({g.l2_bytes / 2**20:g} MiB)"))

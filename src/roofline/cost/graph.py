@@ -20,6 +20,12 @@ from .expert_parallel import expert_parallel_ops, group_tokens
 from .ops import Num, Op, gemm, n, vector
 
 
+# Kernel launches per operator, as serving engines issue them; each pays `kernel_overhead_s`.
+ATTENTION_KERNELS = 2  # rotary embedding + KV-cache write, then the attention kernel
+ROUTER_KERNELS = 3  # router GEMM, top-k selection, token permutation to the experts
+SAMPLING_KERNELS = 2  # softmax / top-p over the logits, then the draw
+
+
 @dataclass(frozen=True)
 class Widths:
     """Bytes per element of each tensor class; arrays when a sweep mixes GPUs of different formats."""
@@ -73,7 +79,7 @@ def _attention_ops(m: ModelSpec, s: Shard, w: Widths, layer: Layer, count: int, 
                             wb=w.w, ib=w.a, ob=w.a, count=count, group=g, trace=trace, dequant=w.dequant))
             flops = 2.0 * pairs * h * (qk + a.v_head_dim)
             nbytes = T * h * (2 * qk + a.v_head_dim) * w.a + T * h * a.v_head_dim * w.a_in + T * lat * w.kv
-            op = Op("attention", "attention", flops, nbytes, count=count, kernels=2, group=g)
+            op = Op("attention", "attention", flops, nbytes, count=count, kernels=ATTENTION_KERNELS, group=g)
             if trace:
                 op.expr = {"flops": f"2·pairs·h·(d_qk+d_v) = 2 × {n(pairs)} × {n(h)} × {n(qk + a.v_head_dim)}",
                            "bytes": f"q,k,v in + out + latent write = {n(T)} × {n(h)} × {n(2 * qk + a.v_head_dim)} × {n(w.a)} + {n(T)} × {n(h * a.v_head_dim)} × {n(w.a_in)} + {n(T)} × {n(lat)} × {n(w.kv)}"}
@@ -83,7 +89,7 @@ def _attention_ops(m: ModelSpec, s: Shard, w: Widths, layer: Layer, count: int, 
                             count=count, group=g, trace=trace, heads=h, dequant=w.dequant))
             flops = 2.0 * pairs * h * (lat + r.kv_lora_rank)
             nbytes = keys * lat * w.kv + T * h * lat * w.a + T * h * r.kv_lora_rank * w.a + T * lat * w.kv
-            op = Op("attention (latent)", "attention", flops, nbytes, count=count, kernels=2, group=g)
+            op = Op("attention (latent)", "attention", flops, nbytes, count=count, kernels=ATTENTION_KERNELS, group=g)
             if trace:
                 op.expr = {"flops": f"2·{ctx_note}·h·(d_latent+d_rope + d_latent) = 2 × {n(pairs)} × {n(h)} × {n(lat + r.kv_lora_rank)}",
                            "bytes": f"latent cache read b·c̄·(r+d_rope)·kv + q + out + write = {n(keys)} × {n(lat)} × {n(w.kv)} + {n(T)} × {n(h)} × {n(lat + r.kv_lora_rank)} × {n(w.a)} + {n(T)} × {n(lat)} × {n(w.kv)}"}
@@ -107,7 +113,7 @@ def _attention_ops(m: ModelSpec, s: Shard, w: Widths, layer: Layer, count: int, 
         # each sequence streams its cached keys and values once, shared by the heads of a group
         nbytes = keys * kv_per_token * w.kv + T * (q_w + kv_w) * w.a + T * h * a.v_head_dim * w.a_in + T * kv_per_token * w.kv
         read = lambda: f"KV read b·c̄·kvh·(d_k+d_v)·kv = {n(keys)} × {n(kv_per_token)} × {n(w.kv)} + q,k,v in {n(T)} × {n(q_w + kv_w)} × {n(w.a)}"  # noqa: E731
-    op = Op("attention", "attention", flops, nbytes, count=count, kernels=2, group=g)
+    op = Op("attention", "attention", flops, nbytes, count=count, kernels=ATTENTION_KERNELS, group=g)
     if trace:
         op.expr = {
             "flops": f"2·{ctx_note}·h·(d_k+d_v) = 2 × {n(pairs)} × {n(h)} × {n(a.head_dim + a.v_head_dim)}",
@@ -143,7 +149,7 @@ def _ffn_ops(m: ModelSpec, s: Shard, w: Widths, layer: Layer, count: int, T: Num
     if not (layer.moe and m.moe):
         return _mlp_ops(m, s, w, s.mlp, "mlp", T, count, trace, g)
     e, d = m.moe, m.hidden_size
-    ops = [gemm("router", T, d, e.num_experts, wb=w.a, ib=w.a, ob=4.0, count=count, group=g, trace=trace, kernels=3)]
+    ops = [gemm("router", T, d, e.num_experts, wb=w.a, ib=w.a, ob=4.0, count=count, group=g, trace=trace, kernels=ROUTER_KERNELS)]
     # routed: the batch touches E·(1−(1−k/E)^T) distinct experts (of those held on this GPU)
     # tokens reaching the experts: this replica's, or every replica's under expert parallelism
     R = T if routed_tokens is None else routed_tokens
@@ -196,7 +202,7 @@ def step_ops(m: ModelSpec, prec: Precision | Widths, par: Parallel, phase: str, 
                       expr=lambda: (f"{norm_flops:g}·T·d = {norm_flops:g} × {n(T)} × {n(d)}", f"2·T·d·a = 2 × {n(T)} × {n(d)} × {n(w.a)}")))
     ops.append(gemm("lm_head", rows, d, int(round(s.vocab)), wb=w.a, ib=w.a, ob=4.0, count=1, group="model", trace=trace,
                     bias=int(round(s.vocab)) if m.lm_head_bias else 0))
-    ops.append(vector("sampling", 5.0 * rows * s.vocab, 2 * rows * s.vocab * 4.0, count=1, kernels=2, group="model", trace=trace,
+    ops.append(vector("sampling", 5.0 * rows * s.vocab, 2 * rows * s.vocab * 4.0, count=1, kernels=SAMPLING_KERNELS, group="model", trace=trace,
                       expr=lambda: (f"~5·b·V = 5 × {n(rows)} × {n(s.vocab)}", f"fp32 logits in and out 2·b·V·4 = 2 × {n(rows)} × {n(s.vocab)} × 4")))
     if par.pp > 1:
         op = Op("pp_send_recv", "comm", 0.0, 0.0, count=par.pp - 1, kernels=0, comm=T * d * w.a, comm_kind="p2p", group="model")

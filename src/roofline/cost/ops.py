@@ -90,7 +90,3 @@ def vector(
     if trace and expr is not None:
         op.expr = dict(zip(("flops", "bytes"), expr()))
     return op
-
-
-def as_array(x: Num) -> np.ndarray:
-    return np.asarray(x, dtype=float)

@@ -76,7 +76,6 @@ class ParamCounts:
     final_norm: int
     lm_head: int  # 0 when tied to the embedding
     active_layers: int  # per-token: attention, dense MLP, router, k routed + shared experts
-    expert_params: int  # all routed experts (the part of `layers` that MoE sparsity skips)
 
     @property
     def total(self) -> int:
@@ -95,13 +94,12 @@ class ParamCounts:
 
 def count_params(m: ModelSpec) -> ParamCounts:
     d = m.hidden_size
-    layers = active = experts = 0
+    layers = active = 0
     k = m.moe.experts_per_token if m.moe else 0
     for layer, count in m.layer_groups():
         p = layer_params(m, layer)
         layers += count * p.total
         active += count * p.active(k)
-        experts += count * p.experts
     lm_head = 0 if m.tie_word_embeddings else m.vocab_size * d + (m.vocab_size if m.lm_head_bias else 0)
     if m.tie_word_embeddings and m.lm_head_bias:
         lm_head = m.vocab_size
@@ -111,5 +109,4 @@ def count_params(m: ModelSpec) -> ParamCounts:
         final_norm=d if m.norm == "rms" else 2 * d,
         lm_head=lm_head,
         active_layers=active,
-        expert_params=experts,
     )

@@ -30,11 +30,11 @@ from .speculative import SpecConfig
 from .speculative import resolve as resolve_speculative
 from .comm import collective_working
 from .scaleout import apply as scale_out
-from .scaleout import describe_parallel, describe_results, link_for
+from .scaleout import describe_parallel, describe_results
 from .scaleout import step_batch
 from .split import replica_batch, resolve_split
 from .result import Estimate, OpRow, Phase
-from .timing import Roofs, StepTime, bound_label, describe_roofs, roofs, time_step
+from .timing import Roofs, StepTime, bound_label, describe_roofs, link_for, roofs, time_step
 
 MAX_TOKENS = 100_000_000  # beyond any context window in use
 MAX_BATCH = 10_000_000
@@ -326,11 +326,12 @@ def run(s: Setup) -> Estimate:
 def _capacity(s: Setup, extra: float) -> dict:
     """`extra`: memory the scale-out adds (a speculative draft), held fixed."""
     from .capacity import max_batch, max_context, min_gpus
+    from .comm import node_size
 
     m, p, par = s.model, s.prec, s.par
     per_replica = max_batch(m, p, par, s.input_len, s.output_len, s.capacity, extra)
     fewest = min_gpus(m, p, s.batch, s.input_len, s.output_len, s.capacity, extra,
-                      node=par.gpus_per_node or max(8, s.gpu.scale_up_domain)) or {}
+                      node=node_size(s.gpu, par.gpus_per_node)) or {}
     by_memory = max_context(m, p, par, s.batch, s.output_len, s.capacity, extra)
     window = m.max_position_embeddings
     return {

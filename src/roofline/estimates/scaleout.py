@@ -43,7 +43,7 @@ def _link_doc(link) -> dict | None:
         return None
     doc = {"name": link.name, "bandwidth": link.bandwidth, "latency_s": link.latency}
     if isinstance(link, GroupLink):
-        doc.update(kind=link.kind, nodes=link.nodes, detail=link.detail)
+        doc.update(kind=link.kind, nodes=link.nodes, per_node=link.per_node, detail=link.detail)
     return doc
 
 
@@ -86,15 +86,6 @@ def apply(s, mem: Memory, pre_st: StepTime, dec_st: StepTime, pre: Phase, dec: P
         out.notes.append(f"tensor-parallel all-reduces cross {r.tp_link.name} at {fmt_bw(r.tp_link.bandwidth)} per GPU "
                          f"({fmt_time(r.tp_link.latency)} each + bytes): {comm / e2e:.0%} of the time is communication")
     return out
-
-
-def link_for(kind: str, r, par) -> tuple[object, int]:
-    """The link and group size a collective of `kind` runs on (as timing.time_op routes it)."""
-    if kind == "p2p":
-        return r.pp_link, 2
-    if kind == "all_to_all":
-        return r.ep_link, par.ep
-    return r.tp_link, par.tp
 
 
 def describe_parallel(s) -> list[tuple[str, str, str, str]]:

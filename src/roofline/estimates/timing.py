@@ -128,18 +128,22 @@ class OpTime:
         self.total = self.roofline + self.overhead + self.comm
 
 
+def link_for(kind: str, r: Roofs, par: Parallel) -> tuple[CommLink | None, int]:
+    """The link and group size a collective of `kind` runs on."""
+    if kind == "p2p":
+        return r.pp_link, 2
+    if kind == "all_to_all":
+        return r.ep_link, par.ep
+    return r.tp_link, par.tp
+
+
 def time_op(op: Op, r: Roofs, par: Parallel) -> OpTime:
     """Ops of an eager step (`op.eager`: engines replay decode steps as CUDA graphs but launch
     variable-shape prefills kernel by kernel from the host) pay a launch and synchronization on
     top, per kernel and per collective."""
     eager = op.eager
     if op.unit == "comm":
-        if op.comm_kind == "p2p":
-            link, group = r.pp_link, 2
-        elif op.comm_kind == "all_to_all":
-            link, group = r.ep_link, par.ep
-        else:
-            link, group = r.tp_link, par.tp
+        link, group = link_for(op.comm_kind, r, par)
         t = collective_time(op.comm_kind, op.comm, group, link) if link else 0.0
         if link and eager:
             t = t + r.eager_collective_latency

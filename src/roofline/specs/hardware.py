@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator
 
 from ..errors import RooflineError
-from .dtypes import COMPUTE_LADDER, DType
+from .dtypes import COMPUTE_LADDER
 
 Basis = Literal["measured", "fitted", "assumed", "datasheet"]
 
@@ -88,16 +88,6 @@ class GPU(BaseModel):
     @property
     def compute_dtypes(self) -> list[str]:
         return [d for d in COMPUTE_LADDER + ["tf32"] if d in self.peak_flops]
-
-    def native_compute_for(self, dtype: DType, floor: str) -> str:
-        """The tensor-core format that multiplies `dtype`: itself if native, else the next wider one
-        that the GPU has, never narrower than `floor` (the activation format)."""
-        ladder = COMPUTE_LADDER
-        start = max(ladder.index(dtype.compute), ladder.index(floor)) if floor in ladder else ladder.index(dtype.compute)
-        for c in ladder[start:]:
-            if c in self.peak_flops:
-                return c
-        return "fp32"
 
     def ridge_point(self, compute: str) -> float:
         """FLOP per byte at which the compute roof meets the memory roof (datasheet peaks)."""

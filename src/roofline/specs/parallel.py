@@ -81,7 +81,6 @@ class Shard:
     expert_width: float  # each routed expert's MLP width on this GPU
     experts: float  # routed experts held on this GPU
     shared_width: float
-    layers_per_stage: float
 
     @staticmethod
     def of(m: ModelSpec, p: Parallel) -> "Shard":
@@ -102,5 +101,4 @@ class Shard:
             expert_width=width,
             experts=experts,
             shared_width=(e.shared_intermediate_size / p.tp) if e else 0,
-            layers_per_stage=m.num_layers / p.pp,
         )

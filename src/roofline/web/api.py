@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from ..errors import RooflineError
 from ..estimates.result import clean
-from .limits import MAX_GPUS, MAX_LAYERS, MAX_LIST, MAX_SPLIT, TooLarge, limits
+from .limits import MAX_GPUS, MAX_LIST, MAX_SPLIT, TooLarge, limits
 from .schemas import EstimateRequest, ParallelRequest, PlotRequest, Workload
 
 router = APIRouter(prefix="/api")
@@ -39,20 +39,9 @@ def catalog_model(name: str):
     return _not_found(lookup, name)
 
 
-def _layers_claimed(raw: dict) -> int:
-    cfg = raw.get("text_config") if isinstance(raw.get("text_config"), dict) else raw
-    for key in ("num_hidden_layers", "n_layer", "num_layers", "n_layers"):
-        v = cfg.get(key)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return int(v)
-    return 0
-
-
 def inline_model(raw: dict):
     from ..specs.hf_config import from_hf_config
 
-    if _layers_claimed(raw) > MAX_LAYERS:
-        raise RooflineError(f"config.json claims {_layers_claimed(raw):,} layers; the cap is {MAX_LAYERS:,}")
     name = raw.get("_name_or_path") if isinstance(raw.get("_name_or_path"), str) else ""
     label = (name.rsplit("/", 1)[-1][:80] or "pasted-config")
     return from_hf_config(raw, label, source="config.json in the request")
@@ -202,10 +191,7 @@ def parallel(req: ParallelRequest) -> dict:
 
     p = plan(model_of(req), _not_found(resolve_gpu, req.gpu), num_gpus=req.num_gpus, objective=req.objective,
              max_ttft=req.max_ttft, max_tpot=req.max_tpot, allow_ep=not req.no_expert_parallel,
-             gpus_per_node=req.gpus_per_node, inter_node_link=req.inter_node_link, dtype=req.dtype,
-             weight_dtype=req.weight_dtype, weight_bits=req.weight_bits, activation_dtype=req.activation_dtype,
-             kv_cache_dtype=req.kv_cache_dtype, batch_size=req.batch_size, input_len=req.input_len,
-             output_len=req.output_len, gpu_memory_utilization=req.gpu_memory_utilization)
+             gpus_per_node=req.gpus_per_node, inter_node_link=req.inter_node_link, **req.job_options())
     return p.to_dict()
 
 

@@ -7,11 +7,11 @@ import json
 from starlette.exceptions import HTTPException
 
 from ..estimates.sweep import MAX_POINTS
+from ..specs.hf_config import LIMITS as CONFIG_LIMITS  # an inline config is held to the parser's caps
 
 MAX_BODY_BYTES = 64 * 1024  # a pasted config.json is a few kB
 MAX_GPUS = 8
 MAX_LIST = 24  # batch/length settings, models, formats in one chart
-MAX_LAYERS = 4096  # an inline config with more layers than any real model is refused before parsing
 MAX_SPLIT = 4096  # tp × pp × dp: GPUs in one deployment
 
 
@@ -25,7 +25,7 @@ class TooLarge(HTTPException):
 
 def limits() -> dict:
     return {"max_body_bytes": MAX_BODY_BYTES, "max_points": MAX_POINTS, "max_gpus": MAX_GPUS, "max_list": MAX_LIST,
-            "max_layers": MAX_LAYERS, "max_split": MAX_SPLIT}
+            "max_layers": CONFIG_LIMITS["layers"], "max_split": MAX_SPLIT}
 
 
 class BodyLimit:

@@ -9,15 +9,14 @@ from typing import Any, Literal, Optional, Union
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 
-class Workload(BaseModel):
+class Job(BaseModel):
+    """Model, formats and workload: what every request shares."""
+
     model_config = ConfigDict(extra="forbid")
 
     model: Optional[str] = Field(default=None, max_length=200,
                                  description="Catalog model name or alias (GET /api/models). Never a path or URL.")
     config: Optional[dict[str, Any]] = Field(default=None, description="An inline HF config.json object, instead of `model`.")
-    gpu: Union[str, list[str]] = Field(default="a100-sxm-80gb", description="GPU name or alias, a comma list, or a list.")
-    tensor_parallel_size: int = Field(default=1, validation_alias=AliasChoices("tensor_parallel_size", "tp"))
-    pipeline_parallel_size: int = Field(default=1, validation_alias=AliasChoices("pipeline_parallel_size", "pp"))
     dtype: Optional[str] = Field(default=None, max_length=40, description="auto, bf16, fp16, fp32")
     weight_dtype: Optional[str] = Field(default=None, max_length=40, description="fp8, int8, int4, fp4, mxfp4; default dtype")
     weight_bits: Optional[float] = None
@@ -27,13 +26,22 @@ class Workload(BaseModel):
     input_len: int = 1024
     output_len: int = 256
     gpu_memory_utilization: float = 1.0
+
+    def job_options(self) -> dict:
+        return dict(dtype=self.dtype, weight_dtype=self.weight_dtype, weight_bits=self.weight_bits,
+                    activation_dtype=self.activation_dtype, kv_cache_dtype=self.kv_cache_dtype,
+                    batch_size=self.batch_size, input_len=self.input_len, output_len=self.output_len,
+                    gpu_memory_utilization=self.gpu_memory_utilization)
+
+
+class Workload(Job):
+    gpu: Union[str, list[str]] = Field(default="a100-sxm-80gb", description="GPU name or alias, a comma list, or a list.")
+    tensor_parallel_size: int = Field(default=1, validation_alias=AliasChoices("tensor_parallel_size", "tp"))
+    pipeline_parallel_size: int = Field(default=1, validation_alias=AliasChoices("pipeline_parallel_size", "pp"))
     ideal: bool = False
 
     def options(self) -> dict:
-        return dict(tp=self.tensor_parallel_size, pp=self.pipeline_parallel_size, dtype=self.dtype,
-                    weight_dtype=self.weight_dtype, weight_bits=self.weight_bits, activation_dtype=self.activation_dtype,
-                    kv_cache_dtype=self.kv_cache_dtype, batch_size=self.batch_size, input_len=self.input_len,
-                    output_len=self.output_len, gpu_memory_utilization=self.gpu_memory_utilization, ideal=self.ideal)
+        return dict(tp=self.tensor_parallel_size, pp=self.pipeline_parallel_size, ideal=self.ideal, **self.job_options())
 
     def gpu_names(self) -> list[str]:
         raw = self.gpu.split(",") if isinstance(self.gpu, str) else self.gpu
@@ -64,28 +72,15 @@ class EstimateRequest(Workload, ScaleOut):
                 "acceptance_rate": self.acceptance_rate}
 
 
-class ParallelRequest(ScaleOut):
+class ParallelRequest(Job, ScaleOut):
     """`roofline parallel`: every split of the model over N GPUs, ranked, one recommended."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    model: Optional[str] = Field(default=None, max_length=200)
-    config: Optional[dict[str, Any]] = None
     gpu: str = Field(default="a100-sxm-80gb", max_length=200)
     num_gpus: Optional[int] = None
     objective: Literal["throughput", "latency"] = "throughput"
     max_ttft: Optional[float] = Field(default=None, description="Longest acceptable TTFT, seconds.")
     max_tpot: Optional[float] = Field(default=None, description="Longest acceptable time per output token, seconds.")
     no_expert_parallel: bool = False
-    dtype: Optional[str] = Field(default=None, max_length=40)
-    weight_dtype: Optional[str] = Field(default=None, max_length=40)
-    weight_bits: Optional[float] = None
-    activation_dtype: Optional[str] = Field(default=None, max_length=40)
-    kv_cache_dtype: Optional[str] = Field(default=None, max_length=40)
-    batch_size: int = 1
-    input_len: int = 1024
-    output_len: int = 256
-    gpu_memory_utilization: float = 1.0
 
 
 class PlotRequest(Workload):
