@@ -118,31 +118,17 @@ def _describe_model(m: ModelSpec) -> dict:
     }
 
 
-def estimate(model, gpu, *, tp=1, pp=1, dp=1, ep=1, dtype=None, weight_dtype=None, kv_cache_dtype=None,
-             activation_dtype=None, weight_bits=None, batch_size=1, input_len=1024, output_len=256, ideal=False,
-             gpus_per_node=None, gpu_memory_utilization=1.0, num_gpus=None, inter_node_link=None,
-             enable_expert_parallel=False, micro_batches=None, speculative_model=None, num_speculative_tokens=None,
-             acceptance_rate=None, profile: Profile | None = None) -> Estimate:
+def estimate(model, gpu="a100-sxm-80gb", *, profile: Profile | None = None, **options) -> Estimate:
     """Memory, TTFT, TPOT, throughput and what bounds them, for `model` served on `gpu`.
 
     `model`: catalog name, alias, HF repo id, path to a config.json, or a ModelSpec.
     `gpu`: catalog name or alias (`h100`, `a100`), or a GPU spec. Memory figures are per GPU.
-    Scale-out: `tp`, `pp`, `dp` (or `num_gpus`, the rest becoming data-parallel replicas; `batch_size`
-    is then shared by the replicas), `enable_expert_parallel` (experts over tp × dp GPUs),
-    `gpus_per_node`, `inter_node_link` (links.toml key), `micro_batches` (pipeline).
-    Speculative decoding: `speculative_model` (a model, 'mtp' or 'ngram'), `num_speculative_tokens`,
-    `acceptance_rate`.
+    `options` are the fields of `roofline.Scenario` (the CLI's long option names with
+    underscores, or the short `tp`, `pp`, `dp`, `micro_batches`); `profile` a calibration profile.
     """
-    s = setup(model, gpu, tp=tp, pp=pp, dp=dp, ep=ep, dtype=dtype, weight_dtype=weight_dtype,
-              kv_cache_dtype=kv_cache_dtype, activation_dtype=activation_dtype, weight_bits=weight_bits,
-              batch_size=batch_size, input_len=input_len, output_len=output_len, ideal=ideal,
-              gpus_per_node=gpus_per_node, gpu_memory_utilization=gpu_memory_utilization, num_gpus=num_gpus,
-              inter_node_link=inter_node_link, enable_expert_parallel=enable_expert_parallel,
-              micro_batches=micro_batches, speculative_model=speculative_model,
-              num_speculative_tokens=num_speculative_tokens, acceptance_rate=acceptance_rate, profile=profile)
-    return run(s)
+    from ..scenario import Scenario
 
-
+    return Scenario.of(model, gpu, **options).estimate(profile=profile)
 
 
 def point_memory(s: Setup, ev: Evaluation) -> Memory:
