@@ -138,7 +138,7 @@ def test_engine_profiles_cite_their_defaults():
     assert cfg.memory_fraction == pytest.approx(round((80e9 / 2**20 - 13440) / (80e9 / 2**20), 3))
     s, cfg, *_ = prepare("llama-3.1-8b", "h100", "trtllm", {})
     assert (cfg.max_num_batched_tokens, cfg.max_num_seqs, cfg.block_size, cfg.chunked_prefill) == (8192, 2048, 32, False)
-    for c in ("vllm", "sglang", "trtllm"):
+    for c in ("vllm", "sglang", "trtllm", "tensorrt-llm"):
         assert all("@" in v or "TensorRT-LLM" in v for v in prepare("llama-3.1-8b", "h100", c, {})[1].sources.values())
 
 
