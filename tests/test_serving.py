@@ -134,8 +134,8 @@ def test_engine_profiles_cite_their_defaults():
     assert (cfg.max_num_batched_tokens, cfg.max_num_seqs) == (2048, 256)  # A100 takes the small branch
     s, cfg, *_ = prepare("llama-3.1-8b", "h100", "sglang", {})
     # SGLang 0.5.5 on an 80 GiB card at TP1: reserved 512 + 1.5 × 8192 + 2 × 256 + 128 MiB = 13,440 MiB,
-    # the 10 GiB floor does not bind; h100-sxm holds 80 GB = 76,294 MiB → (76,294 − 13,440) / 76,294
-    assert cfg.memory_fraction == pytest.approx(round((80e9 / 2**20 - 13440) / (80e9 / 2**20), 3))
+    # the 10 GiB floor does not bind; h100-sxm reports 81,559 MiB → (81,559 − 13,440) / 81,559 = 0.835
+    assert cfg.memory_fraction == 0.835
     s, cfg, *_ = prepare("llama-3.1-8b", "h100", "trtllm", {})
     assert (cfg.max_num_batched_tokens, cfg.max_num_seqs, cfg.block_size, cfg.chunked_prefill) == (8192, 2048, 32, False)
     for c in ("vllm", "sglang", "trtllm", "tensorrt-llm"):

@@ -71,9 +71,9 @@ def _vllm(t: Mapping, s) -> dict:
 
 def _sglang(t: Mapping, s) -> dict:
     mem, name = s.gpu.memory_bytes, s.gpu.name
-    tokens = t["chunked_prefill_size_huge_gpu"] if mem >= t["huge_gpu_min_gib"] * GIB else default_for(
-        t, "chunked_prefill_size", mem, name)
-    graph = t["cuda_graph_max_bs_tp4"] if s.par.tp >= 4 or mem >= t["huge_gpu_min_gib"] * GIB else t["cuda_graph_max_bs"]
+    huge = "huge_gpu_min_gib" in t and mem >= t["huge_gpu_min_gib"] * GIB  # the 160 GiB branch, where the table has it
+    tokens = t["chunked_prefill_size_huge_gpu"] if huge else default_for(t, "chunked_prefill_size", mem, name)
+    graph = t.get("cuda_graph_max_bs_tp4", t["cuda_graph_max_bs"]) if s.par.tp >= 4 or huge else t["cuda_graph_max_bs"]
     reserved = (t["reserved_base_mib"] + t["reserved_per_chunk_token_mib"] * max(tokens, 2048)
                 + t["reserved_per_graph_batch_mib"] * graph + t["reserved_per_gpu_of_group_mib"] * s.par.tp * s.par.pp) * MIB
     if mem > 60 * GIB:
