@@ -63,13 +63,14 @@ def _vector_rate(gpu: GPU) -> float:
     return gpu.peak_flops.get("fp32") or min(gpu.peak_flops.values())
 
 
-def comm_link(gpu: GPU, group: int, gpus_per_node: int | None, ideal: bool, network: str | None = None) -> CommLink:
+def comm_link(gpu: GPU, group: int, gpus_per_node: int | None, ideal: bool, network: str | None = None,
+              intra: str | None = None) -> CommLink:
     """The link a group of `group` GPUs talks over: the scale-up fabric (NVLink, xGMI, ICI) when the
     group fits its domain within a node, PCIe inside one server, the network (InfiniBand/Ethernet)
     beyond it (estimates/comm.py)."""
     from .comm import group_link
 
-    return group_link(gpu, group, gpus_per_node, ideal, network)
+    return group_link(gpu, group, gpus_per_node, ideal, network, intra)
 
 
 def roofs(gpu: GPU, prec: Precision, par: Parallel, ideal: bool = False) -> Roofs:
@@ -91,22 +92,26 @@ def roofs(gpu: GPU, prec: Precision, par: Parallel, ideal: bool = False) -> Roof
         overlap=1.0 if ideal else factor("compute_memory_overlap").value,
         eager_kernel_overhead=0.0 if ideal else factor("eager_kernel_overhead_s").value,
         eager_collective_latency=0.0 if ideal else factor("eager_collective_latency_s").value,
-        tp_link=comm_link(gpu, par.tp, par.gpus_per_node, ideal, par.inter_node_link) if par.tp > 1 else None,
+        tp_link=_tensor_link(gpu, par, ideal) if par.tp > 1 else None,
         pp_link=_pipeline_link(gpu, par, ideal) if par.pp > 1 else None,
         ep_link=_all_to_all_link(gpu, par, ideal) if par.ep > 1 else None,
     )
 
 
+def _tensor_link(gpu: GPU, par: Parallel, ideal: bool) -> CommLink:
+    return comm_link(gpu, par.tp, par.gpus_per_node, ideal, par.inter_node_link, par.intra_node_link)
+
+
 def _all_to_all_link(gpu: GPU, par: Parallel, ideal: bool) -> CommLink:
     from .comm import all_to_all_link
 
-    return all_to_all_link(gpu, par.ep, par.gpus_per_node, ideal, par.inter_node_link)
+    return all_to_all_link(gpu, par.ep, par.gpus_per_node, ideal, par.inter_node_link, par.intra_node_link)
 
 
 def _pipeline_link(gpu: GPU, par: Parallel, ideal: bool) -> CommLink:
     from .comm import pipeline_link
 
-    return pipeline_link(gpu, par.tp, par.pp, par.gpus_per_node, ideal, par.inter_node_link)
+    return pipeline_link(gpu, par.tp, par.pp, par.gpus_per_node, ideal, par.inter_node_link, par.intra_node_link)
 
 
 def collective_time(kind: str, message: Num, group: int, link: CommLink) -> Num:
@@ -272,3 +277,30 @@ def describe_roofs(gpu: GPU, prec: Precision, r: Roofs, ideal: bool) -> list[tup
                     f"{factor('dequant_ops_per_weight').value:g} / {fmt_rate(_vector_rate(gpu))}",
                     f"{n(float(r.dequant_cost))} s per weight"))
     return out
+
+
+@dataclass(frozen=True)
+class _StackedAlgorithms:
+    """Each GPU's collective algorithms, evaluated one by one and stacked on the leading (GPU) axis
+    of a grid's (G, B, I, O) arrays."""
+
+    items: tuple
+
+    def time(self, kind: str, message: Num, group: int) -> np.ndarray:
+        msg = np.asarray(message, dtype=float)
+        msg = msg.reshape((1,) * (4 - msg.ndim) + msg.shape)
+        per_gpu = msg.shape[0] == len(self.items)  # the message itself may differ by GPU (formats)
+        rs = [np.asarray(a.time(kind, msg[i:i + 1] if per_gpu else msg, group), dtype=float)
+              for i, a in enumerate(self.items)]
+        return np.concatenate(np.broadcast_arrays(*rs), axis=0)
+
+
+def stack_links(links: list[CommLink | None]) -> CommLink | None:
+    """One link for a grid over GPUs: bandwidth and latency shaped (G, 1, 1, 1), and each GPU's own
+    collective algorithms kept (the hook estimates/grid.py's `_stack_links` should call)."""
+    if any(link is None for link in links):
+        return None
+    algos = [link.algorithms for link in links]
+    return CommLink("per GPU", np.asarray([l.bandwidth for l in links], dtype=float).reshape(-1, 1, 1, 1),
+                    np.asarray([l.latency for l in links], dtype=float).reshape(-1, 1, 1, 1),
+                    algorithms=None if any(a is None for a in algos) else _StackedAlgorithms(tuple(algos)))
