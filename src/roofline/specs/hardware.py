@@ -54,7 +54,9 @@ class GPU(BaseModel):
     architecture: str
     form_factor: str
     aliases: list[str] = Field(default_factory=list)
-    memory_bytes: PositiveFloat
+    memory_bytes: PositiveFloat  # physical memory per GPU as the driver reports it (nvidia-smi memory.total)
+    memory_label: str = ""  # the datasheet's figure ("80 GB"), kept beside it
+    memory_basis: Basis = "datasheet"  # how memory_bytes is known; [sources] memory says from where
     memory_type: str
     memory_bandwidth: PositiveFloat
     compute_units: PositiveInt
