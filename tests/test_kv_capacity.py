@@ -95,3 +95,15 @@ def test_concurrency_fits_and_one_more_does_not(i, o, engine):
     assert k.max_concurrency * k.kv_bytes_per_request <= k.kv_capacity_bytes
     assert (k.max_concurrency + 1) * k.kv_bytes_per_request > k.kv_capacity_bytes
     assert k.kv_bytes_per_request >= (i + o) * k.kv_bytes_per_token  # whole blocks round up
+
+
+@pytest.mark.parametrize("gpu", ["h100-sxm", "a100-sxm-80gb"])
+def test_every_catalog_model_gives_a_finite_answer(gpu):
+    from roofline.catalog import all_models
+    from roofline.estimates.kv_capacity import kv_capacity_for
+
+    for name in all_models():
+        d = kv_capacity_for(setup(name, gpu, input_len=1024, output_len=256)).to_dict()
+        assert isinstance(d["max_concurrency"], int) and d["max_concurrency"] >= 0, name
+        assert d["kv_capacity_bytes"] >= 0 and d["kv_capacity_tokens"] % d["block_size"] == 0, name
+        assert all(math.isfinite(v) for v in (d["kv_capacity_bytes"], d["weights_bytes"], d["memory_fraction"])), name

@@ -107,7 +107,9 @@ def engine_settings(engine: str, gpu: GPU, par: Parallel, overrides: Mapping[str
     """The engine's table and its settings on this GPU: GPU-dependent defaults resolved, then `overrides`."""
     table = engine_defaults(engine)
     skip = {"version", "source", "sources", "kv_capacity_rule", "large_gpu_min_gib", "huge_gpu_min_gib", "large_gpu_excludes"}
-    keys = [k for k in table if k not in skip and not k.endswith(("_small_gpu", "_huge_gpu")) and not isinstance(table[k], Mapping)]
+    # numeric defaults only: the scheduling facts beside them (step_composition, ...) are the simulator's
+    keys = [k for k in table if k not in skip and not k.endswith(("_small_gpu", "_huge_gpu"))
+            and isinstance(table[k], (int, float)) and not isinstance(table[k], bool)]
     settings = {k: default_for(table, k, gpu.memory_bytes, gpu.name) for k in keys}
     huge = gpu.memory_bytes >= table.get("huge_gpu_min_gib", math.inf) * GiB
     if table["kv_capacity_rule"] == "sglang" and (par.tp >= 4 or huge):
@@ -239,6 +241,13 @@ def kv_capacity(m: ModelSpec, p: Precision, par: Parallel, gpu: GPU, input_len: 
         max_concurrency=int(kv_bytes // per_request) if per_request > 0 else 0, replicas=par.dp,
         max_num_seqs=int(seqs) if seqs is not None else None, formula=formula, notes=tuple(notes),
     )
+
+
+def kv_capacity_for(s, engine: str = "vllm", overrides: Mapping[str, Any] | None = None,
+                    extra_bytes: float = 0.0) -> KVCapacity:
+    """kv_capacity() of an estimate's Setup (roofline.estimates.estimate.setup): its model, precision,
+    split, GPU and request lengths."""
+    return kv_capacity(s.model, s.prec, s.par, s.gpu, s.input_len, s.output_len, engine, overrides, extra_bytes)
 
 
 def working(kv: KVCapacity) -> list[tuple[str, str, str, str]]:
