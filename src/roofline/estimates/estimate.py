@@ -97,7 +97,7 @@ def setup(model, gpu, *, tp=1, pp=1, dp=1, ep=1, dtype=None, weight_dtype=None, 
                  roofs(g, prec, par, ideal, pf), batch, mbs, micro_batches, spec, pf)
 
 
-def _op_rows(phase: str, st: StepTime) -> list[OpRow]:
+def op_rows(phase: str, st: StepTime) -> list[OpRow]:
     rows = []
     for t in st.ops:
         c, mem, ov, cm = float(t.compute), float(t.memory), float(t.overhead), float(t.comm)
@@ -162,10 +162,9 @@ def run(s: Setup) -> Estimate:
         ideal=s.ideal, memory=mem, prefill=ev.prefill.at(), decode=ev.decode.at(),
         ridge_point_flop_per_byte=g.ridge_point(p.gemm_compute),
         notes=tuple(notes + scale_notes(s, ev)),
-        ops=tuple(_op_rows("prefill", ev.prefill_step) + _op_rows("decode", ev.decode_step)),
         comm=comm_doc(s), pipeline=pipeline_doc(s, ev),
         speculative=ev.spec.to_dict() if ev.spec is not None else None,
-        setup=s,
+        setup=s, evaluation=ev,
     )
 
 

@@ -135,11 +135,19 @@ class Estimate:
     decode: Phase  # one output token's decode time (per sequence of the batch)
     ridge_point_flop_per_byte: float
     notes: tuple[str, ...]
-    ops: tuple[OpRow, ...] = ()
     comm: dict = field(default_factory=dict)  # links used by each collective
     pipeline: dict | None = None  # stages, micro-batches, bubble (pipeline parallelism)
     speculative: dict | None = None  # draft, k, acceptance, expected tokens, speed-up
     setup: Any = field(default=None, repr=False, compare=False)  # the resolved scenario it evaluates
+    evaluation: Any = field(default=None, repr=False, compare=False)  # the evaluation it is one point of
+
+    @cached_property
+    def ops(self) -> tuple[OpRow, ...]:
+        """Every operator of the prefill and the decode step with its FLOPs, bytes, time and bound."""
+        from .estimate import op_rows
+
+        ev = self.evaluation
+        return tuple(op_rows("prefill", ev.prefill_step) + op_rows("decode", ev.decode_step))
 
     @property
     def ttft_s(self) -> float:
