@@ -115,7 +115,7 @@ def test_largest_batch_in_the_table_and_on_the_web():
     out = CliRunner().invoke(app, ["estimate", "llama-3.1-8b", "--gpu", "h100", "-b", "16", "--input-len", "2048",
                                    "--speculative-model", "mtp", "--num-speculative-tokens", "3", "--acceptance-rate", "0.7"],
                              env={"COLUMNS": "200"})
-    assert re.search(rf"largest batch\s+{n}\b", out.output), out.output
+    assert re.search(rf"largest static batch\s+{n}\b", out.output), out.output
     web = TestClient(create_app()).post("/api/estimate", json={"model": "llama-3.1-8b", "gpu": "h100", **kw}).json()
     assert web["memory"]["max_batch_size"] == n
 

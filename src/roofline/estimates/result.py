@@ -178,6 +178,13 @@ class Estimate:
         return capacity_of(self.setup)
 
     @cached_property
+    def kv_capacity(self):
+        """The KV cache a serving engine (vLLM's rule, its defaults) allots, and the concurrency it holds."""
+        from .estimate import engine_kv_capacity
+
+        return engine_kv_capacity(self.setup)
+
+    @cached_property
     def critical_batch_size(self) -> int | None:
         from .capacity import critical_batch
 
@@ -200,7 +207,7 @@ class Estimate:
             "parallel": self.parallel,
             "workload": self.workload,
             "ideal": self.ideal,
-            "memory": {**self.memory.to_dict(), **self.capacity.to_dict()},
+            "memory": {**self.memory.to_dict(), **self.capacity.to_dict(), "kv_capacity": self.kv_capacity.to_dict()},
             "prefill": self.prefill.to_dict(),
             "decode": {
                 "time_per_token_s": self.tpot_s,
