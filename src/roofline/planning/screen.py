@@ -71,7 +71,7 @@ def _stack(profiles: list[Profile]) -> dict[str, np.ndarray]:
 
 def _operating(mu: np.ndarray, lam: np.ndarray):
     """First grid index where the capacity μ (…, P) reaches the load λ (…, 1), and whether any does."""
-    reach = np.maximum.accumulate(mu, axis=-1) >= lam
+    reach = np.maximum.accumulate(mu, axis=-1) >= lam * (1 - 1e-9)  # an exact match is enough
     return np.argmax(reach, axis=-1), reach[..., -1]
 
 
