@@ -56,15 +56,16 @@ def _render(r) -> None:
 
     console.print(f"[bold]{escape(r.model)}[/bold]: {escape(r.summary)}")
     t = Table(box=box.SIMPLE_HEAD, title="Finalists (simulated)" if r.finalists and r.finalists[0].simulated else "Finalists")
-    for col in ("deployment", "$/M out", "$/M in", "$/hour", "TTFT p90", "TPOT p90", "e2e p90", "verdict"):
-        t.add_column(col, justify="left" if col in ("deployment", "verdict") else "right")
+    for col in ("GPUs", "replicas × split", "weights/KV", "budget", "$/M out", "$/M in", "$/hour", "TTFT", "TPOT", "e2e", "verdict"):
+        t.add_column(col, justify="left" if col in ("GPUs", "replicas × split", "weights/KV", "verdict") else "right")
     for c in sorted(r.finalists, key=lambda c: c.usd_per_million_output_tokens):
         mark = "★ " if c is r.chosen else ("◆ " if c in r.frontier else "")
-        t.add_row(escape(mark + c.label), f"{c.usd_per_million_output_tokens:.3g}", f"{c.usd_per_million_input_tokens:.3g}",
-                  f"{c.usd_per_hour:.2f}", fmt_time(c.metric("ttft_s")), fmt_time(c.metric("tpot_s")),
-                  fmt_time(c.metric("e2e_s")), escape(c.verdict))
+        t.add_row(escape(f"{mark}{c.num_gpus} × {c.gpu}"), escape(c.layout), c.formats, str(c.budget),
+                  f"{c.usd_per_million_output_tokens:.3g}", f"{c.usd_per_million_input_tokens:.3g}", f"{c.usd_per_hour:.2f}",
+                  fmt_time(c.metric("ttft_s")), fmt_time(c.metric("tpot_s")), fmt_time(c.metric("e2e_s")), escape(c.verdict))
     console.print(t)
-    console.print("★ chosen · ◆ on the cost–latency frontier (no other finalist is both cheaper and faster)")
+    console.print("★ chosen · ◆ on the cost–latency frontier (no other finalist is both cheaper and faster) · "
+                  "latencies are p90 of the simulation; budget = max_num_batched_tokens; $/M = US dollars per million tokens")
     s = r.counts
     if s:
         console.print(f"Screened {s['screened']:,} candidates: {s['cannot_keep_up']:,} cannot keep up with the rate, "

@@ -30,6 +30,18 @@ class Candidate:
         return self.profile.shape.gpu
 
     @property
+    def layout(self) -> str:
+        """Replicas and split, short: `2 × TP=2`, `1P3D × TP=2`."""
+        s = self.profile.shape
+        pools = f"{self.replicas}P{self.decode_replicas}D" if self.disaggregated else f"{self.replicas}"
+        return f"{pools} × {s.split_label}"
+
+    @property
+    def formats(self) -> str:
+        s = self.profile.shape
+        return f"{s.weight_dtype}/{s.kv_cache_dtype}"
+
+    @property
     def label(self) -> str:
         s = self.profile.shape
         fmt = [f"{s.weight_dtype} weights" if s.weight_dtype != "auto" else "", f"{s.kv_cache_dtype} KV" if s.kv_cache_dtype != "auto" else ""]

@@ -10,7 +10,8 @@ request by request with `roofline.serving.simulate`; their simulated percentiles
 Cost is what the deployment rents for, spread over the tokens of the offered load:
 $/GPU-hour × GPUs ÷ (R × output_len × 3600) × 10⁶ per million output tokens.
 A deployment meets the targets when its simulated p90 TTFT and p90 TPOT are within them
-(SLO_PERCENTILE) and it keeps up with the load (serves at least KEEP_UP of the offered rate).
+(SLO_PERCENTILE) and it keeps up with the load (serves at least KEEP_UP of the offered rate:
+past that, its queue grows for as long as the load lasts).
 """
 
 from __future__ import annotations
@@ -115,16 +116,18 @@ def _simulate(c: Candidate, m, rate: float, L: int, O: int, engine: str, num_pro
     from ..serving import simulate
 
     shape = c.profile.shape
-    opts = dict(num_prompts=num_prompts, max_concurrency=None, input_len=L, output_len=O, engine=engine, seed=seed,
+    opts = dict(request_rate=rate, max_concurrency=None, input_len=L, output_len=O, engine=engine, seed=seed,
                 max_num_batched_tokens=c.budget, **shape.options())
     if c.disaggregated:
-        r = simulate(m, shape.gpu, request_rate=rate, disaggregate=f"{c.replicas}P{c.decode_replicas}D", **opts)
-        scale = 1.0
-    else:  # Poisson arrivals split at random over dp replicas are Poisson at R / dp on each
-        r = simulate(m, shape.gpu, request_rate=rate / c.replicas, **opts)
-        scale = float(c.replicas)
-    c.simulated = r.to_dict()
-    c.served_requests_per_s = float(c.simulated["throughput"]["requests_per_s"]) * scale
+        r = simulate(m, shape.gpu, num_prompts=num_prompts, disaggregate=f"{c.replicas}P{c.decode_replicas}D", **opts)
+    else:  # the simulator follows one of the dp replicas, which gets every dp-th request
+        r = simulate(m, shape.gpu, num_prompts=num_prompts * c.replicas, dp=c.replicas, **opts)
+    c.simulated = d = r.to_dict()
+    # A finite run's duration is the arrival span plus the last requests' latency; the rate the
+    # deployment kept up with is the requests over the duration less one mean latency.
+    span = float(d["duration_s"]) - float(d["e2e_s"]["mean"] or 0.0)
+    c.served_requests_per_s = float(d["num_requests"]) / span if span > 0 else 0.0
+    c.notes += list(c.simulated.get("notes") or [])
 
 
 def plan(model, *, request_rate, input_len, output_len, ttft_slo=None, tpot_slo=None, gpus=None, max_gpus=8,

@@ -65,7 +65,7 @@ def _pct(c: Candidate) -> str:
 
 def _verdict(c: Candidate, best: Candidate | None, keeps: bool, on_front: bool, rate: float, ttft_slo, tpot_slo) -> str:
     if not keeps:
-        return f"falls behind the load: served {c.served_requests_per_s:.3g} of {rate:.3g} requests/s in simulation"
+        return f"falls behind: keeps up with {c.served_requests_per_s:.3g} of {rate:.3g} requests/s"
     miss = _miss(c, ttft_slo, tpot_slo)
     if miss:
         return "misses the targets: " + miss
@@ -75,9 +75,9 @@ def _verdict(c: Candidate, best: Candidate | None, keeps: bool, on_front: bool, 
     e2e, e2e_best = c.metric("e2e_s"), best.metric("e2e_s")
     speed = f"e2e {_pct(c)}{fmt_time(e2e)} vs {fmt_time(e2e_best)}"
     if extra < 0.005:
-        return f"meets the targets at the same cost, but slower ({speed})"
-    tail = f"; faster ({speed})" if e2e < e2e_best else ""
-    return f"meets the targets but costs {extra:.0%} more per output token" + tail + (" — on the frontier" if on_front else "")
+        return f"meets the targets at the same cost, slower: {speed}"
+    tail = f", faster: {speed}" if e2e < e2e_best else f", slower: {speed}"
+    return f"meets the targets at +{extra:.0%} cost" + tail
 
 
 def decide(model: str, workload: dict, screened: int, finals: list[Candidate], unfit, counts: dict, notes: list[str],
