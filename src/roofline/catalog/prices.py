@@ -138,3 +138,13 @@ def price_of(gpu: str, prices: dict[str, Price] | None = None) -> Price | None:
     """The price of a catalog GPU, or None when there is none to go on."""
     table = builtin_prices() if prices is None else prices
     return table.get(gpu)
+
+
+def with_overrides(overrides: dict | None, label: str = "prices") -> dict[str, Price]:
+    """The built-in prices with {gpu: usd_per_gpu_hour} replacing them (the web API's `prices`)."""
+    prices = dict(builtin_prices())
+    for name, value in (overrides or {}).items():
+        where = f"{label}[{name!r}]"
+        key = _gpu_key(str(name), where)
+        prices[key] = Price(key, _check_price(value, where), f"given in the request ({label})")
+    return prices

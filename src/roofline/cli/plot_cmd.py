@@ -8,7 +8,7 @@ import typer
 
 from .estimate_cmd import (ActOpt, DtypeOpt, IdealOpt, KvOpt, PpOpt, TpOpt, UtilOpt, WBitsOpt)
 
-KIND_HELP = "roofline, memory, crossover, batch, prefill or precisions."
+KIND_HELP = "roofline, memory, crossover, batch, prefill, precisions or serving (simulated)."
 MODEL_HELP = ("Catalog name or alias (`roofline models`), HF repo id, or a path to a config.json; "
               "for `precisions`, a comma list of models to compare.")
 DEFAULT_GPU = "a100-sxm-80gb"
@@ -27,6 +27,10 @@ PlotOutOpt = Annotated[str, typer.Option("--output-len", help="Generated tokens 
 OutputOpt = Annotated[str, typer.Option("--output", "-o", help="File to write: .png or .svg.")]
 MaxBatchOpt = Annotated[Optional[int], typer.Option(
     "--max-batch", help="Largest batch of the sweep (`batch`, `crossover`); default: past the critical batch and the memory limit.")]
+EngineOpt = Annotated[str, typer.Option("--engine", help="`serving`: the engine simulated, vllm, sglang or trtllm.")]
+RateOpt = Annotated[Optional[float], typer.Option(
+    "--request-rate", help="`serving`: requests/s of the run drawn over time (default: 80% of the saturation rate).")]
+PromptsOpt = Annotated[int, typer.Option("--num-prompts", help="`serving`: requests per simulated run.")]
 MaxLenOpt = Annotated[Optional[int], typer.Option(
     "--max-input-len", help="Longest prompt of the sweep (`prefill`); default: 8192, or past --input-len and the context window.")]
 
@@ -73,6 +77,9 @@ def register(app: typer.Typer) -> None:
         ideal: IdealOpt = False,
         max_batch: MaxBatchOpt = None,
         max_input_len: MaxLenOpt = None,
+        engine: EngineOpt = "vllm",
+        request_rate: RateOpt = None,
+        num_prompts: PromptsOpt = 300,
     ) -> None:
         from ..errors import RooflineError
         from ..plots import build, check_kind, style
@@ -80,6 +87,17 @@ def register(app: typer.Typer) -> None:
 
         kind = check_kind(kind)
         style.check_output(output, style.IMAGE_FORMATS)  # fail before any work
+        if kind == "serving":
+            from ..plots.serving_chart import build as serving
+
+            chart = serving(model, gpu or DEFAULT_GPU, input_len=one(int_list(input_len, "--input-len"), "--input-len", kind),
+                            output_len=one(int_list(output_len, "--output-len"), "--output-len", kind), engine=engine,
+                            request_rate=request_rate, num_prompts=num_prompts, tp=tensor_parallel_size,
+                            pp=pipeline_parallel_size, dtype=dtype, weight_dtype=weight_dtype, weight_bits=weight_bits,
+                            activation_dtype=activation_dtype, kv_cache_dtype=kv_cache_dtype, ideal=ideal,
+                            gpu_memory_utilization=None if gpu_memory_utilization == 1.0 else gpu_memory_utilization)
+            typer.echo(f"wrote {style.save(chart.figure(), output)} ({chart.title})")
+            return
         gpus = split_list(gpu or DEFAULT_GPU, "--gpu")
         models = split_list(model, "MODEL")
         if len(models) > 1 and kind != "precisions":
