@@ -131,7 +131,7 @@ def _clean(v) -> float:
     return float(v) if v is not None and math.isfinite(float(v)) else float("nan")
 
 
-def build(model, gpu, *, input_len=1024, output_len=256, engine="vllm", request_rate=None, num_prompts=300, seed=0,
+def build(model, gpu="h100-sxm", *, input_len=1024, output_len=256, engine="vllm", request_rate=None, num_prompts=300, seed=0,
           concurrencies=CONCURRENCIES, **options) -> ServingChart:
     """Simulate the three views. `options`: `roofline.serving.simulate`'s estimate and engine options.
     `request_rate`: the run shown over time (default: 80% of the saturation rate)."""
