@@ -18,7 +18,8 @@ def register(app: typer.Typer) -> None:
         items = all_gpus()
         if json_out:
             typer.echo(json.dumps([{"name": g.name, "display_name": g.display_name, "aliases": g.aliases,
-                                    "memory_bytes": g.memory_bytes, "memory_bandwidth": g.memory_bandwidth,
+                                    "memory_bytes": g.memory_bytes, "memory_label": g.memory_label,
+                                    "memory_basis": g.memory_basis, "memory_bandwidth": g.memory_bandwidth,
                                     "peak_flops": g.peak_flops} for g in items], indent=2))
             return
         from . import render
@@ -70,7 +71,7 @@ def _show_gpu(name: str, json_out: bool) -> None:
         ("name", f"{g.display_name} [{g.name}]" + (f", aliases: {', '.join(g.aliases)}" if g.aliases else "")),
         ("architecture", f"{g.vendor} {g.architecture}, {g.form_factor}" + (f", {g.tdp_watts:g} W" if g.tdp_watts else "")),
         ("HBM/DRAM", f"{fmt_bytes(g.memory_bytes)} ({fmt_gib(g.memory_bytes)}) {g.memory_type} at {fmt_bw(g.memory_bandwidth)}"
-                     " (the datasheet's GB, taken as 10^9 bytes)"),
+                     f"; datasheet label {g.memory_label or 'not given'}; physical size {g.memory_basis}: {g.sources.get('memory', 'no source')}"),
     ]
     if g.l2_bytes:
         rows.append(("L2 cache", f"{fmt_bytes(g.l2_bytes)} ({g.l2_bytes / 2**20:g} MiB)"))

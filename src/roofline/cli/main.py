@@ -28,6 +28,7 @@ for module in (estimate_cmd, parallel_cmd, catalog_cmd, formulas_cmd, plot_cmd, 
     module.register(app)
 for module in (plan_cmd, prices_cmd):
     module.register(app)
+from . import simulate_cmd; simulate_cmd.register(app)  # noqa: E402,E702
 
 
 def _fail(message: str) -> None:
