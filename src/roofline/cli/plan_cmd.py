@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
         tpot_slo: Annotated[Optional[float], typer.Option("--tpot-slo", help="Target: p90 time per output token, seconds.")] = None,
         gpus: Annotated[Optional[str], typer.Option("--gpus", help="Comma list of GPU types to consider (default: h100-sxm, h200-sxm, b200, a100-sxm-80gb, l40s, l4, mi300x).")] = None,
         max_gpus: Annotated[int, typer.Option("--max-gpus", help="Most GPUs in one deployment.")] = 8,
-        engine: Annotated[str, typer.Option("--engine", help="Serving engine whose scheduling defaults apply: vllm, sglang or trtllm.")] = "vllm",
+        engine: Annotated[str, typer.Option("--engine", help="Serving engine whose scheduling defaults apply: vllm, sglang or tensorrt-llm (trtllm).")] = "vllm",
         prices: PricesOpt = None,
         weight_dtype: Annotated[Optional[str], typer.Option("--weight-dtype", help="Comma list of weight formats to try (default auto,fp8; auto = the model dtype). Quality is not modelled.")] = None,
         kv_cache_dtype: Annotated[Optional[str], typer.Option("--kv-cache-dtype", help="Comma list of KV-cache formats to try (default auto,fp8).")] = None,

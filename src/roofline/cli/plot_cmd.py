@@ -27,7 +27,7 @@ PlotOutOpt = Annotated[str, typer.Option("--output-len", help="Generated tokens 
 OutputOpt = Annotated[str, typer.Option("--output", "-o", help="File to write: .png or .svg.")]
 MaxBatchOpt = Annotated[Optional[int], typer.Option(
     "--max-batch", help="Largest batch of the sweep (`batch`, `crossover`); default: past the critical batch and the memory limit.")]
-EngineOpt = Annotated[str, typer.Option("--engine", help="`serving`: the engine simulated, vllm, sglang or trtllm.")]
+EngineOpt = Annotated[str, typer.Option("--engine", help="`serving`: the engine simulated, vllm, sglang or tensorrt-llm (trtllm).")]
 RateOpt = Annotated[Optional[float], typer.Option(
     "--request-rate", help="`serving`: requests/s of the run drawn over time (default: 80% of the saturation rate).")]
 PromptsOpt = Annotated[int, typer.Option("--num-prompts", help="`serving`: requests per simulated run.")]

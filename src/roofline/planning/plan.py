@@ -147,7 +147,7 @@ def plan(model, *, request_rate, input_len, output_len, ttft_slo=None, tpot_slo=
     table = prices if isinstance(prices, dict) else load_prices(prices)
     from ..serving.engines import resolve_engine
 
-    engine = resolve_engine(engine)
+    engine, _ = resolve_engine(engine)
     m = model if isinstance(model, ModelSpec) else get_model(model)
     notes: list[str] = []
     gpu_names = _gpus(_names(gpus, DEFAULT_GPUS, "--gpus"), table, notes)

@@ -34,7 +34,7 @@ class ServingJob(BaseModel):
     config: Optional[dict[str, Any]] = Field(default=None, description="An inline HF config.json object, instead of `model`.")
     input_len: int = 1024
     output_len: int = 256
-    engine: str = Field(default="vllm", max_length=20, description="vllm, sglang or trtllm")
+    engine: str = Field(default="vllm", max_length=20, description="vllm, sglang or tensorrt-llm (trtllm)")
     seed: int = 0
 
 
