@@ -35,7 +35,7 @@ DEFAULT_GPUS = ("h100-sxm", "h200-sxm", "b200", "a100-sxm-80gb", "l40s", "l4", "
 DEFAULT_WEIGHT_DTYPES = ("auto", "fp8")
 DEFAULT_KV_DTYPES = ("auto", "fp8")
 MAX_GPUS = 64
-MAX_FINALISTS = 12
+MAX_FINALISTS = 8
 SLO_PERCENTILE = "p90"
 KEEP_UP = 0.85  # a simulation serving less than this share of the offered rate is falling behind
 
@@ -120,19 +120,26 @@ def _simulate(c: Candidate, m, rate: float, L: int, O: int, engine: str, num_pro
                 max_num_batched_tokens=c.budget, **shape.options())
     if c.disaggregated:
         r = simulate(m, shape.gpu, num_prompts=num_prompts, disaggregate=f"{c.replicas}P{c.decode_replicas}D", **opts)
+    elif shape.ep > 1 and c.replicas > 1:
+        # independent replicas, each its own expert-parallel group (the simulator's dp would spread
+        # the experts over all tp × dp GPUs): one replica at its share of the Poisson stream
+        opts["request_rate"] = rate / c.replicas
+        r = simulate(m, shape.gpu, num_prompts=num_prompts, **opts)
+        c.notes.append(f"one of the {c.replicas} replicas simulated at {rate / c.replicas:.3g} requests/s")
     else:  # the simulator follows one of the dp replicas, which gets every dp-th request
         r = simulate(m, shape.gpu, num_prompts=num_prompts * c.replicas, dp=c.replicas, **opts)
     c.simulated = d = r.to_dict()
     # A finite run's duration is the arrival span plus the last requests' latency; the rate the
     # deployment kept up with is the requests over the duration less one mean latency.
     span = float(d["duration_s"]) - float(d["e2e_s"]["mean"] or 0.0)
-    c.served_requests_per_s = float(d["num_requests"]) / span if span > 0 else 0.0
+    scale = c.replicas if (shape.ep > 1 and c.replicas > 1 and not c.disaggregated) else 1
+    c.served_requests_per_s = scale * float(d["num_requests"]) / span if span > 0 else 0.0
     c.notes += list(c.simulated.get("notes") or [])
 
 
 def plan(model, *, request_rate, input_len, output_len, ttft_slo=None, tpot_slo=None, gpus=None, max_gpus=8,
          engine="vllm", prices=None, weight_dtypes=None, kv_cache_dtypes=None, disaggregate=True,
-         num_prompts=400, seed=0, simulate=True) -> PlanResult:
+         num_prompts=200, seed=0, simulate=True) -> PlanResult:
     """Search deployments of `model` for `request_rate` requests/s of `input_len` → `output_len` tokens.
 
     `prices`: a file (CSV or TOML, see catalog.prices) or a table from `load_prices`; default built-in."""
