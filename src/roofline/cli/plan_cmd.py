@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         weight_dtype: Annotated[Optional[str], typer.Option("--weight-dtype", help="Comma list of weight formats to try (default auto,fp8; auto = the model dtype). Quality is not modelled.")] = None,
         kv_cache_dtype: Annotated[Optional[str], typer.Option("--kv-cache-dtype", help="Comma list of KV-cache formats to try (default auto,fp8).")] = None,
         no_disaggregate: Annotated[bool, typer.Option("--no-disaggregate", help="Only aggregated deployments (no separate prefill and decode pools).")] = False,
-        num_prompts: Annotated[int, typer.Option("--num-prompts", help="Requests simulated per finalist (per replica).")] = 200,
+        num_prompts: Annotated[int, typer.Option("--num-prompts", help="Requests simulated per finalist (per replica).")] = 150,
         seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated arrivals.")] = 0,
         json_out: JsonOpt = False,
     ) -> None:

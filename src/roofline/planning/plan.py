@@ -35,7 +35,7 @@ DEFAULT_GPUS = ("h100-sxm", "h200-sxm", "b200", "a100-sxm-80gb", "l40s", "l4", "
 DEFAULT_WEIGHT_DTYPES = ("auto", "fp8")
 DEFAULT_KV_DTYPES = ("auto", "fp8")
 MAX_GPUS = 64
-MAX_FINALISTS = 8
+MAX_FINALISTS = 10
 SLO_PERCENTILE = "p90"
 KEEP_UP = 0.85  # a simulation serving less than this share of the offered rate is falling behind
 
@@ -89,27 +89,27 @@ def _candidate(profiles, sc, i: int, prices: dict, rate: float, L: int, O: int) 
 
 
 def _finalists(sc, cost: np.ndarray, excess: np.ndarray, gpu_of_shape: np.ndarray) -> list[int]:
-    """Indices worth simulating: the screen's frontier, the cheapest that meet the targets by the
-    screen (and with some slack), and the best of each GPU type."""
+    """Indices worth simulating: the cheapest that meet the targets by the screen, the best of each
+    GPU type (so that each type's loss can be told), then points along the screen's frontier; one
+    per deployment (the token budget that screened best)."""
     from .pareto import pareto_front
 
     ok = np.nonzero(sc.status == OK)[0]
     if ok.size == 0:
         return []
-    picks: list[int] = []
+    ok = ok[np.lexsort((sc.e2e_s[ok], excess[ok].clip(1.0), cost[ok]))]  # best first, so a deployment keeps its best budget
+    picks: list[int] = list(ok[excess[ok] <= 1.0][:2])
+    for g in dict.fromkeys(gpu_of_shape[sc.shape[ok]]):
+        picks.append(int(ok[gpu_of_shape[sc.shape[ok]] == g][0]))
     front = ok[pareto_front(cost[ok], sc.e2e_s[ok])]
-    picks += list(front[np.linspace(0, front.size - 1, min(front.size, 5)).round().astype(int)])
-    for slack in (1.0, 1.5):
-        meet = ok[excess[ok] <= slack]
-        picks += list(meet[np.lexsort((sc.e2e_s[meet], cost[meet]))[:3]])
-    for g in np.unique(gpu_of_shape[sc.shape[ok]]):
-        mine = ok[gpu_of_shape[sc.shape[ok]] == g]
-        picks.append(int(mine[np.lexsort((cost[mine], excess[mine].clip(1.0)))[0]]))
-    seen: list[int] = []
+    picks += list(front[np.linspace(0, front.size - 1, min(front.size, 4)).round().astype(int)])
+    chosen, seen = [], set()
     for i in picks:
-        if int(i) not in seen:
-            seen.append(int(i))
-    return seen[:MAX_FINALISTS]
+        key = (sc.shape[i], sc.disaggregated[i], sc.replicas[i], sc.decode_replicas[i])
+        if key not in seen:
+            seen.add(key)
+            chosen.append(int(i))
+    return chosen[:MAX_FINALISTS]
 
 
 def _simulate(c: Candidate, m, rate: float, L: int, O: int, engine: str, num_prompts: int, seed: int) -> None:
@@ -139,7 +139,7 @@ def _simulate(c: Candidate, m, rate: float, L: int, O: int, engine: str, num_pro
 
 def plan(model, *, request_rate, input_len, output_len, ttft_slo=None, tpot_slo=None, gpus=None, max_gpus=8,
          engine="vllm", prices=None, weight_dtypes=None, kv_cache_dtypes=None, disaggregate=True,
-         num_prompts=200, seed=0, simulate=True) -> PlanResult:
+         num_prompts=150, seed=0, simulate=True) -> PlanResult:
     """Search deployments of `model` for `request_rate` requests/s of `input_len` → `output_len` tokens.
 
     `prices`: a file (CSV or TOML, see catalog.prices) or a table from `load_prices`; default built-in."""

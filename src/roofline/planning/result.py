@@ -75,7 +75,7 @@ def _verdict(c: Candidate, best: Candidate | None, keeps: bool, on_front: bool, 
     e2e, e2e_best = c.metric("e2e_s"), best.metric("e2e_s")
     speed = f"e2e {_pct(c)}{fmt_time(e2e)} vs {fmt_time(e2e_best)}"
     if extra < 0.005:
-        return f"meets the targets at the same cost, slower: {speed}"
+        return f"meets the targets at the same cost; {speed}"
     tail = f", faster: {speed}" if e2e < e2e_best else f", slower: {speed}"
     return f"meets the targets at +{extra:.0%} cost" + tail
 

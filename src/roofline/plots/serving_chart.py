@@ -19,7 +19,7 @@ import numpy as np
 from . import style
 
 CONCURRENCIES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)  # cut at the most the KV cache and engine hold
-RATE_FRACTIONS = (0.1, 0.25, 0.4, 0.55, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25)  # of the saturation rate
+RATE_FRACTIONS = (0.1, 0.25, 0.4, 0.55, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)  # of the saturation rate
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,10 @@ def build(model, gpu="h100-sxm", *, input_len=1024, output_len=256, engine="vllm
     per_user = [_clean(d["throughput"]["output_tokens_per_s_per_user"]) for d in closed]
     saturation = max(d["throughput"]["requests_per_s"] for d in closed)
     rates = [saturation * f for f in RATE_FRACTIONS]
-    opened = [simulate(model, gpu, num_prompts=num_prompts, request_rate=r, **common).to_dict() for r in rates]
+    # Past saturation the excess arrivals first fill the running batch (up to `held` requests) and
+    # only then the queue: runs long enough to fill it show the queue's growth in TTFT.
+    sweep_prompts = max(num_prompts, 3 * int(held))
+    opened = [simulate(model, gpu, num_prompts=sweep_prompts, request_rate=r, **common).to_dict() for r in rates]
     shown = float(request_rate) if request_rate else 0.8 * saturation
     run = simulate(model, gpu, num_prompts=num_prompts, request_rate=shown, **common).to_dict()
     tl = run["timeline"]
@@ -163,8 +166,8 @@ def build(model, gpu="h100-sxm", *, input_len=1024, output_len=256, engine="vllm
     split = f"tp={dep['tp']} pp={dep['pp']}" + (f" dp={dep['dp']}" if dep["dp"] > 1 else "")
     return ServingChart(
         title=f"Serving {run['model']} on {dep['num_gpus']} × {run['gpu']} ({run['engine']['label']})",
-        subtitle=f"{input_len} in / {output_len} out tokens · {split} · {len(closed)} concurrencies, {len(rates)} rates, "
-                 f"{num_prompts} requests each (simulated)",
+        subtitle=f"{input_len} in / {output_len} out tokens · {split} · simulated: {len(closed)} concurrencies · "
+                 f"{len(rates)} rates × {sweep_prompts} requests · {num_prompts} over time",
         concurrency=list(concurrencies), tokens_per_s_per_gpu=style.listed(per_gpu), tokens_per_s_per_user=per_user,
         request_rate=style.listed(rates),
         ttft_p50_s=[_clean(d["ttft_s"]["p50"]) for d in opened], ttft_p99_s=[_clean(d["ttft_s"]["p99"]) for d in opened],

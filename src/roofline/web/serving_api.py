@@ -83,7 +83,7 @@ class PlanRequest(ServingJob):
     weight_dtypes: Optional[list[str]] = None
     kv_cache_dtypes: Optional[list[str]] = None
     disaggregate: bool = True
-    num_prompts: int = 200
+    num_prompts: int = 150
     prices: Optional[dict[str, float]] = Field(default=None, description="{gpu: US dollars per GPU-hour} over the built-in prices")
 
 
