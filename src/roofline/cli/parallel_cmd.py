@@ -15,6 +15,9 @@ ObjectiveOpt = Annotated[str, typer.Option(
     "--objective", help="Rank fitting splits by `throughput` (output tokens/s) or `latency` (end-to-end per request).")]
 MaxTtftOpt = Annotated[Optional[float], typer.Option("--max-ttft", help="Latency target: longest acceptable TTFT, seconds.")]
 MaxTpotOpt = Annotated[Optional[float], typer.Option("--max-tpot", help="Latency target: longest acceptable time per output token, seconds.")]
+IntraOpt = Annotated[Optional[str], typer.Option(
+    "--intra-node-link", help="What joins the GPUs of one server: nvswitch (default where the GPU has one), nvlink-bridge "
+    "(2-GPU pairs of PCIe cards), pcie-gen4, pcie-gen5, pcie-gen4-no-p2p, pcie-gen5-no-p2p (PCIe cards default to plain PCIe).")]
 NoEpOpt = Annotated[bool, typer.Option("--no-expert-parallel", help="MoE models: do not try expert-parallel splits.")]
 
 
@@ -26,6 +29,7 @@ def register(app: typer.Typer) -> None:
         num_gpus: NumGpusOpt = None,
         gpus_per_node: GpusPerNodeOpt = None,
         inter_node_link: InterNodeOpt = None,
+        intra_node_link: IntraOpt = None,
         dtype: DtypeOpt = None,
         weight_dtype: WeightOpt = None,
         weight_bits: WBitsOpt = None,
@@ -47,7 +51,8 @@ def register(app: typer.Typer) -> None:
 
         p = make_plan(model, gpu, num_gpus=num_gpus, objective=objective, max_ttft=max_ttft, max_tpot=max_tpot,
                       allow_ep=not no_expert_parallel, gpus_per_node=gpus_per_node, inter_node_link=inter_node_link,
-                      dtype=dtype, weight_dtype=weight_dtype, weight_bits=weight_bits, activation_dtype=activation_dtype,
+                      intra_node_link=intra_node_link, dtype=dtype, weight_dtype=weight_dtype, weight_bits=weight_bits,
+                      activation_dtype=activation_dtype,
                       kv_cache_dtype=kv_cache_dtype, batch_size=batch_size, input_len=input_len, output_len=output_len,
                       gpu_memory_utilization=gpu_memory_utilization)
         if json_out:
