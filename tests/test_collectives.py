@@ -136,3 +136,14 @@ def test_tp_across_nodes_only_when_it_wins_and_the_notes_agree(batch):
     assert not any(n.startswith(best.split.label + ":") for n in p.notes)  # no note argues against the pick
     if batch == 64:  # 16 KB × 64 per all-reduce over 100 GbE: the network dominates and TP stays in the node
         assert not crosses and best.split.tp <= 8
+
+
+def test_split_mode_layer_sizes_and_micro_batches():
+    from roofline.estimates.pipeline import layer_split_sizes, micro_batches_for
+
+    assert layer_split_sizes(4, 1, 1) == (1, 4)  # 4 GPUs: 4 stages of whole layers
+    assert micro_batches_for("layer", 8, 4, None) == 1 and micro_batches_for("tensor", 8, 4, None) == 4
+    with pytest.raises(RooflineError, match="tensor-parallel"):
+        layer_split_sizes(4, 2, 1)
+    with pytest.raises(RooflineError, match="one micro-batch"):
+        micro_batches_for("layer", 8, 4, 2)
