@@ -124,11 +124,13 @@ def test_speculative_verification_checks_k_plus_one_tokens():
 def test_every_mutation_still_applies():
     # benchmarks/mutations.py patches exact source text; when the code moves, the mutation must move with it
     import importlib.util
+    import sys
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
     spec = importlib.util.spec_from_file_location("mutations", root / "benchmarks" / "mutations.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("mutations", mod)  # dataclasses look their module up there
     spec.loader.exec_module(mod)
     for m in mod.MUTATIONS:
         assert (root / m.file).read_text().count(m.old) == m.count, m.name
