@@ -28,33 +28,30 @@ from ..specs.hardware import GPU
 from ..specs.model import ModelSpec
 from ..specs.parallel import valid_tp
 from ..units import fmt_bw, fmt_bytes, fmt_time
+from .capacity import fewest_gpus
 from .comm import check_intra_node_link
-from .estimate import Estimate, check_count, run, setup
-from .timing import roofs
+from .estimate import Estimate, check_count, estimate, run, setup
 from .result import clean
-
-TIE = 0.03  # splits within 3% of the best objective are equivalent: estimates are not that precise
-SEARCH = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-OBJECTIVES = ("throughput", "latency")
-
+from .splits import SEARCH, Split, splits
+from .timing import roofs
 
 @dataclass(frozen=True)
-class Split:
-    tp: int
-    pp: int
-    dp: int
-    ep: int = 1
-    mode: str = "tensor"  # "layer": whole layers per GPU run one after another, one micro-batch
+class LayerSplit(Split):
+    """llama.cpp's and ExLlamaV2's layer split: pp GPUs each holding whole layers, one micro-batch."""
+
+    mode = "layer"  # class attribute: Split itself has mode "tensor"
 
     @property
     def label(self) -> str:
-        if self.mode == "layer":
-            return f"layer split ×{self.pp}"
-        parts = [f"TP={self.tp}"] if self.tp > 1 else []
-        parts += [f"PP={self.pp}"] if self.pp > 1 else []
-        parts += [f"DP={self.dp}"] if self.dp > 1 else []
-        parts += [f"EP={self.ep}"] if self.ep > 1 else []
-        return " × ".join(parts) or "1 GPU"
+        return f"layer split ×{self.pp}"
+
+
+def _mode(sp: Split) -> str:
+    return getattr(sp, "mode", "tensor")
+
+
+TIE = 0.03  # splits within 3% of the best objective are equivalent: estimates are not that precise
+OBJECTIVES = ("throughput", "latency")
 
 
 @dataclass
@@ -79,7 +76,7 @@ class Row:
 
     def to_dict(self) -> dict:
         s = self.split
-        doc = {"tp": s.tp, "pp": s.pp, "dp": s.dp, "ep": s.ep, "split_mode": s.mode, "label": s.label}
+        doc = {"tp": s.tp, "pp": s.pp, "dp": s.dp, "ep": s.ep, "split_mode": _mode(s), "label": s.label}
         if self.est is None:
             return {**doc, "valid": False, "error": self.error}
         e = self.est
@@ -119,40 +116,21 @@ class Plan:
         })
 
 
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
-def splits(m: ModelSpec, num_gpus: int, allow_ep: bool = True) -> list[Split]:
-    """Every (tp, pp, dp[, ep]) that multiplies to num_gpus and the model's shapes can take."""
-    tps = set(valid_tp(m, limit=num_gpus))
-    out = []
-    for tp in _divisors(num_gpus):
-        if tp not in tps:
-            continue
-        for pp in _divisors(num_gpus // tp):
-            if pp > m.num_layers:
-                continue
-            dp = num_gpus // (tp * pp)
-            out.append(Split(tp, pp, dp))
-            if allow_ep and m.is_moe and tp * dp > 1 and m.moe.num_experts % (tp * dp) == 0:
-                out.append(Split(tp, pp, dp, tp * dp))
-    if 1 < num_gpus <= m.num_layers:
-        out.append(Split(1, num_gpus, 1, mode="layer"))
-    return out
-
-
 def _evaluate(m: ModelSpec, gpu: GPU, sp: Split, kwargs: dict, intra: str | None = None) -> Row:
-    """One split estimated; a layer split is the pipeline with one micro-batch. The split mode and
-    the intra-node link are fields of the split (Parallel), set on the resolved setup."""
+    """One split estimated. A layer split is the pipeline with one micro-batch; the split mode and the
+    intra-node link are fields of the resolved split (Parallel), set on the setup before it runs."""
+    from ..scenario import Scenario
+
+    layer = _mode(sp) == "layer"
     try:
-        s = setup(m, gpu, tp=sp.tp, pp=sp.pp, dp=sp.dp, ep=sp.ep, **kwargs,
-                  **({"micro_batches": 1} if sp.mode == "layer" else {}))
-        update = {k: v for k, v in (("intra_node_link", intra), ("split_mode", sp.mode)) if v and v != "tensor"}
-        if update:
-            par = s.par.model_copy(update=update)
-            s = dataclasses.replace(s, par=par, roofs=roofs(s.gpu, s.prec, par, s.ideal))
-        e = run(s)
+        if not layer and intra is None:
+            e = estimate(m, gpu, tp=sp.tp, pp=sp.pp, dp=sp.dp, enable_expert_parallel=sp.ep > 1, **kwargs)
+        else:
+            s = Scenario.of(m, gpu, tp=sp.tp, pp=sp.pp, dp=sp.dp, enable_expert_parallel=sp.ep > 1,
+                            **({"micro_batches": 1} if layer else {}), **kwargs).setup()
+            update = {"intra_node_link": intra} if intra else {}
+            par = s.par.model_copy(update={**update, **({"split_mode": "layer"} if layer else {})})
+            e = run(dataclasses.replace(s, par=par, roofs=roofs(s.gpu, s.prec, par, s.ideal, s.profile)))
     except RooflineError as err:  # e.g. a split that leaves the node on a GPU with no network
         return Row(sp, None, str(err))
     return Row(sp, e)
@@ -216,7 +194,7 @@ def _explain(best: Row, fitting: list[Row], rows: list[Row], objective: str) -> 
 def _cause(best: Row, other: Row) -> str:
     """Why the other split does worse, from what its time goes to."""
     b, o = best.est, other.est
-    if other.split.mode == "layer" and other.bubble_share > best.bubble_share + 0.05:
+    if _mode(other.split) == "layer" and other.bubble_share > best.bubble_share + 0.05:
         return (f": its GPUs take turns, one layer range after another, so each idles {other.bubble_share:.0%} of "
                 "the time — a layer split divides memory but gives a single stream no speed-up")
     if other.bubble_share > best.bubble_share + 0.05:
@@ -257,7 +235,7 @@ def plan(model, gpu, *, num_gpus=None, objective="throughput", max_ttft=None, ma
          **kwargs) -> Plan:
     """Compare every valid split of `model` over `num_gpus` GPUs (or the fewest that fit) and recommend one.
 
-    `kwargs` are passed to `setup()` (dtype, weight_dtype, batch_size, input_len, output_len,
+    `kwargs` are passed to `estimate()` (dtype, weight_dtype, batch_size, input_len, output_len,
     gpus_per_node, inter_node_link, ...); `intra_node_link` (--intra-node-link) sets what joins the
     GPUs of one server."""
     intra = kwargs.pop("intra_node_link", None)
@@ -270,19 +248,13 @@ def plan(model, gpu, *, num_gpus=None, objective="throughput", max_ttft=None, ma
     g = gpu if isinstance(gpu, GPU) else get_gpu(gpu)
     check_intra_node_link(g, intra)
     searched = num_gpus is None
-    if searched:
-        counts = list(SEARCH)
+    if searched:  # the same search as the estimate's "fewest GPUs": memory only, then estimate that count
+        fewest = fewest_gpus(setup(m, g, **kwargs), allow_ep)
+        n = fewest.num_gpus if fewest else SEARCH[-1]
     else:
-        counts = [check_count("--num-gpus", num_gpus, maximum=4096)]
-    rows: list[Row] = []
-    n = counts[0]
-    for n in counts:
-        cand = splits(m, n, allow_ep)
-        if not cand:
-            continue
-        rows = [_evaluate(m, g, sp, kwargs, intra) for sp in cand]
-        if not searched or any(r.fits for r in rows):
-            break
+        n = check_count("--num-gpus", num_gpus, maximum=4096)
+    candidates = splits(m, n, allow_ep) + ([LayerSplit(1, n, 1)] if 1 < n <= m.num_layers else [])
+    rows = [_evaluate(m, g, sp, kwargs, intra) for sp in candidates]
     if not rows:
         raise RooflineError(f"no split of {m.name} over {n} GPUs divides its {m.attention.num_heads} attention heads")
     valid = [r for r in rows if r.est is not None]
