@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .fastpath import decode_run
+
 WATERMARK = 0.01  # vLLM keeps 1% of the blocks free when admitting a prompt (block_manager.py:65, V0)
 RESERVE_CAP = 4096  # SGLang reserves at most this many future tokens per running request
 
@@ -84,7 +86,8 @@ class Replica:
         self.waiting: deque[int] = deque()
         self.next, self.outstanding, self.done, self.last_free = 0, 0, 0, 0.0
         self.steps: list[tuple] = []
-        self.itl: list[np.ndarray] = []
+        self.itl_values: list[np.ndarray] = []  # inter-token gaps, with how many tokens saw each
+        self.itl_weights: list[np.ndarray] = []
         self.step_index = 0
 
     # ----------------------------------------------------------------- client
@@ -114,6 +117,11 @@ class Replica:
                     t = max(t, float(self.arrival[self.next]))
                     continue
                 raise _TooLarge(int(self.running[0] if self.running.size else self.waiting[0]))
+            if not chunks and dec.size == self.running.size:  # decode-only: price the run up to the next event
+                end = decode_run(self, dec, t)
+                if end is not None:
+                    t = end
+                    continue
             t += self._price(dec, chunks)
             self._advance(dec, chunks, t)
         return self
@@ -239,7 +247,8 @@ class Replica:
             new = self.kv.bytes_for(self.computed[dec]) if self.cfg.admission != "guaranteed" else self.held[dec]
             self.kv.used += float((new - self.held[dec]).sum())
             self.held[dec] = new
-            self.itl.append(t - self.last[dec])
+            self.itl_values.append(t - self.last[dec])
+            self.itl_weights.append(np.ones(dec.size))
             self.last[dec] = t
             ended.extend(dec[self.generated[dec] >= self.out[dec]].tolist())
         prefill_tokens = 0
@@ -255,7 +264,7 @@ class Replica:
         for i in ended:
             self._finish(i, t)
         self.steps.append((t, int(dec.size), prefill_tokens, int(self.running.size), len(self.waiting),
-                           self.kv.used / self.kv.capacity if self.kv.capacity else 0.0))
+                           self.kv.used / self.kv.capacity if self.kv.capacity else 0.0, 1))
 
     def _finish(self, i: int, t: float) -> None:
         self.finish[i] = t

@@ -156,7 +156,7 @@ def build_result(s, cfg, kv, how, ov_row, rep: Replica, inp, out, dp, conc, slos
     e2e = (rep.finish - sent)[done]
     multi = done & (out > 1)
     tpot = ((rep.finish - rep.first) / np.maximum(out - 1, 1))[multi]
-    itl = np.concatenate(rep.itl) if rep.itl else np.zeros(0)
+    itl = (np.concatenate(rep.itl_values), np.concatenate(rep.itl_weights)) if rep.itl_values else (np.zeros(0), np.zeros(0))
     duration = float(np.nanmax(rep.finish) - np.nanmin(sent)) if done.any() else 0.0
     notes = list(notes)
     if ov_row.get("basis") == "not fitted":
