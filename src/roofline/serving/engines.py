@@ -93,30 +93,37 @@ def _trtllm(t: Mapping, s) -> dict:
 _PROFILES = {"vllm": _vllm, "sglang": _sglang, "tensorrt-llm": _trtllm}
 
 
+def _override(key: str, value):
+    if key == "memory_fraction":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise RooflineError(f"--gpu-memory-utilization must be in (0, 1], got {value!r}")
+        return float(value)
+    if key == "chunked_prefill":
+        if not isinstance(value, bool):
+            raise RooflineError(f"--enable-chunked-prefill takes true or false, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value > 10_000_000:
+        flag = {"graph_max": "cuda-graph-max-bs"}.get(key, key.replace("_", "-"))
+        raise RooflineError(f"--{flag} must be a whole number from 1 to 10,000,000, got {value!r}")
+    return int(value)
+
+
 def engine_config(name: str, s, *, max_num_batched_tokens=None, max_num_seqs=None, block_size=None,
-                  gpu_memory_utilization=None) -> EngineConfig:
+                  gpu_memory_utilization=None, enable_chunked_prefill=None, cuda_graph_max_bs=None) -> EngineConfig:
     """The engine's defaults for this GPU and split, then the caller's overrides."""
     key, t = resolve_engine(name)
-    values = _PROFILES[key](t, s)
-    given = {"max_num_batched_tokens": max_num_batched_tokens, "max_num_seqs": max_num_seqs,
-             "block_size": block_size, "memory_fraction": gpu_memory_utilization}
+    values = _PROFILES[key](t, s) | {"chunked_prefill": bool(t["enable_chunked_prefill"])}
+    given = {"max_num_batched_tokens": max_num_batched_tokens, "max_num_seqs": max_num_seqs, "block_size": block_size,
+             "memory_fraction": gpu_memory_utilization, "chunked_prefill": enable_chunked_prefill,
+             "graph_max": cuda_graph_max_bs}
     overridden = []
     for k, v in given.items():
-        if v is None:
-            continue
-        if k == "memory_fraction":
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
-                raise RooflineError(f"--gpu-memory-utilization must be in (0, 1], got {v!r}")
-            values[k] = float(v)
-        else:
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1 or v > 10_000_000:
-                raise RooflineError(f"--{k.replace('_', '-')} must be a whole number from 1 to 10,000,000, got {v!r}")
-            values[k] = int(v)
-        overridden.append(k)
+        if v is not None:
+            values[k] = _override(k, v)
+            overridden.append(k)
     return EngineConfig(engine=key, label=f"{LABELS[key]} {t['version']}", step_composition=t["step_composition"],
-                        chunked_prefill=bool(t["enable_chunked_prefill"]), preemption=t["preemption_mode"],
-                        admission=t["admission"], graph_mode=t["cuda_graph_mode"], sources=dict(t["sources"]),
-                        overridden=tuple(overridden), **values)
+                        preemption=t["preemption_mode"], admission=t["admission"], graph_mode=t["cuda_graph_mode"],
+                        sources=dict(t["sources"]), overridden=tuple(overridden), **values)
 
 
 def kv_capacity_bytes(s, cfg: EngineConfig) -> tuple[float, str]:

@@ -34,7 +34,8 @@ def decode_run(rep, dec: np.ndarray, t: float) -> float | None:
             return None
     n = int(dec.size)
     eager = n > cfg.graph_max
-    dt = rep.pred.decode_run(rep.computed[dec] + 1, k, eager) + rep.ov.step_s + rep.ov.per_seq_s * n
+    base = rep.pred.decode_run(rep.computed[dec] + 1, k, eager)
+    dt = base + rep.ov.step_s + rep.ov.per_seq_s * n
     ends = t + np.cumsum(dt)
     if rep.next < rep.n and rep.outstanding < rep.limit:  # stop at the step during which the next request arrives
         cut = int(np.searchsorted(ends, rep.arrival[rep.next], side="left")) + 1
@@ -42,6 +43,9 @@ def decode_run(rep, dec: np.ndarray, t: float) -> float | None:
             return None
         k = min(k, cut)
         dt, ends = dt[:k], ends[:k]
+    if rep.record:
+        rep.rec_dt.append(base[:k])
+        rep.rec_n.append(np.full(k, n))
     _commit(rep, dec, k, dt, ends)
     return float(ends[-1])
 

@@ -64,7 +64,7 @@ class Replica:
     """One engine instance serving `n` requests; arrays are indexed by request."""
 
     def __init__(self, cfg, predictor, kv: KVCache, overheads: Overheads, issue_s, input_len, output_len,
-                 cached=None, resumed=None, max_concurrency=None):
+                 cached=None, resumed=None, max_concurrency=None, record=False):
         self.cfg, self.pred, self.kv, self.ov = cfg, predictor, kv, overheads
         n = len(input_len)
         self.n = n
@@ -89,12 +89,20 @@ class Replica:
         self.itl_values: list[np.ndarray] = []  # inter-token gaps, with how many tokens saw each
         self.itl_weights: list[np.ndarray] = []
         self.step_index = 0
+        # with `record`, each step's graph time and sequence count, and the step after which each
+        # request was sent, got its first token and finished: the overheads can then be refitted
+        # without simulating again (benchmarks/fit_serving.py)
+        self.record = record
+        self.rec_dt: list = []
+        self.rec_n: list = []
+        self.sent_step, self.first_step, self.finish_step = (np.full(n, -1, np.int64) for _ in range(3))
 
     # ----------------------------------------------------------------- client
     def _issue(self, t: float) -> None:
         while self.next < self.n and self.arrival[self.next] <= t and self.outstanding < self.limit:
             i = self.next
             self.sent[i] = max(self.arrival[i], self.last_free) if self.limit < self.n else self.arrival[i]
+            self.sent_step[i] = self.step_index
             if self.resumed[i]:
                 self.generated[i] = 1
                 self.first[i] = self.last[i] = self.sent[i]
@@ -236,6 +244,9 @@ class Replica:
         T = int(dec.size) + tokens
         eager = T > cfg.graph_max if cfg.graph_mode == "tokens" else (tokens > 0 or dec.size > cfg.graph_max)
         t = p.step_time(int(dec.size), keys, tokens, pairs, prior, rows, eager)
+        if self.record:
+            self.rec_dt.append(t)
+            self.rec_n.append(dec.size + len(chunks))
         return t + self.ov.step_s + self.ov.per_seq_s * (dec.size + len(chunks))
 
     def _advance(self, dec: np.ndarray, chunks: list[tuple[int, int]], t: float) -> None:
@@ -259,6 +270,7 @@ class Replica:
             if self.computed[i] >= self.target[i] and self.generated[i] == 0:
                 self.generated[i] = 1
                 self.first[i] = self.last[i] = t
+                self.first_step[i] = self.step_index
                 if self.out[i] <= 1:
                     ended.append(i)
         for i in ended:
@@ -268,6 +280,7 @@ class Replica:
 
     def _finish(self, i: int, t: float) -> None:
         self.finish[i] = t
+        self.finish_step[i] = self.step_index
         self.kv.used -= self.held[i]
         self.held[i] = 0.0
         self.running = self.running[self.running != i]

@@ -111,14 +111,16 @@ def simulate(model, gpu, *, num_prompts=None, request_rate=math.inf, max_concurr
              output_len=None, engine="vllm", dataset=None, seed=0, random_range_ratio=1.0, burstiness=1.0,
              max_num_batched_tokens=None, max_num_seqs=None, block_size=None, gpu_memory_utilization=None,
              prefix_cache_hit_rate=0.0, ttft_slo=None, tpot_slo=None, disaggregate=None,
-             kv_transfer_bandwidth=None, overheads=None, **estimate_options) -> SimResult:
+             enable_chunked_prefill=None, cuda_graph_max_bs=None, kv_transfer_bandwidth=None, overheads=None,
+             **estimate_options) -> SimResult:
     ttft_slo, tpot_slo = _check_slo("ttft-slo", ttft_slo), _check_slo("tpot-slo", tpot_slo)
     wl = make_workload(num_prompts, request_rate, input_len, output_len, dataset, seed, random_range_ratio,
                        burstiness, ttft_slo is not None or tpot_slo is not None)
     conc = _concurrency(max_concurrency)
     hit = _hit_rate(prefix_cache_hit_rate)
     engine_options = dict(max_num_batched_tokens=max_num_batched_tokens, max_num_seqs=max_num_seqs,
-                          block_size=block_size, gpu_memory_utilization=gpu_memory_utilization)
+                          block_size=block_size, gpu_memory_utilization=gpu_memory_utilization,
+                          enable_chunked_prefill=enable_chunked_prefill, cuda_graph_max_bs=cuda_graph_max_bs)
     if disaggregate is not None:
         from .disagg import simulate_disaggregated
 
