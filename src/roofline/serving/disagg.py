@@ -48,7 +48,7 @@ def _instances(n: int, k: int) -> list[np.ndarray]:
 
 def simulate_disaggregated(model, gpu, engine, wl: Workload, conc, hit, layout, kv_bandwidth, slos, overheads,
                            engine_options, estimate_options, request_rate):
-    from .simulate import build_result, overheads_for, prepare, run_aggregated
+    from .simulation import build_result, overheads_for, prepare, run_aggregated
 
     x, y = parse_layout(layout)
     s, cfg, kv, how, pred = prepare(model, gpu, engine, estimate_options, **engine_options)

@@ -54,7 +54,7 @@ def _commit(rep, dec: np.ndarray, k: int, dt: np.ndarray, ends: np.ndarray) -> N
     n, t_end = int(dec.size), float(ends[-1])
     rep.step_index += k
     rep.itl_values += [ends[0] - rep.last[dec], dt[1:]]
-    rep.itl_weights += [np.ones(n), np.full(k - 1, float(n))]
+    rep.itl_weights += [1.0, float(n)]
     rep.computed[dec] += k
     rep.generated[dec] += k
     if rep.cfg.admission != "guaranteed":

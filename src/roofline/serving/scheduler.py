@@ -49,7 +49,7 @@ class KVCache:
         self.used = 0.0
 
     def bytes_for(self, tokens):
-        t = np.ceil(np.asarray(tokens, dtype=float) / self.block) * self.block
+        t = np.ceil(np.divide(tokens, self.block)) * self.block
         out = self.g * t
         for w, b in self.windowed:
             out = out + b * np.minimum(t, w + self.block)
@@ -87,7 +87,7 @@ class Replica:
         self.next, self.outstanding, self.done, self.last_free = 0, 0, 0, 0.0
         self.steps: list[tuple] = []
         self.itl_values: list[np.ndarray] = []  # inter-token gaps, with how many tokens saw each
-        self.itl_weights: list[np.ndarray] = []
+        self.itl_weights: list[float] = []  # one weight for every gap of the matching array
         self.step_index = 0
         # with `record`, each step's graph time and sequence count, and the step after which each
         # request was sent, got its first token and finished: the overheads can then be refitted
@@ -153,14 +153,16 @@ class Replica:
         self._dec_need = 0.0
         if dec.size == 0:
             return dec
-        need = float((self.kv.bytes_for(self.computed[dec] + 1) - self.held[dec]).sum())
+        new, old = self.kv.bytes_for(self.computed[dec] + 1), self.held[dec]
+        need = float((new - old).sum())
         while self.kv.used + need > self.kv.capacity and self.running.size > 1 and self.cfg.preemption != "none":
             victim = int(self.running[-1])
             self._preempt(victim)
             keep = dec != victim
-            dec = dec[keep]
-            need = float((self.kv.bytes_for(self.computed[dec] + 1) - self.held[dec]).sum())
+            dec, new, old = dec[keep], new[keep], old[keep]
+            need = float((new - old).sum())
         self._dec_need = need
+        self._dec_new = new  # the bytes each decode holds after this step
         return dec
 
     def _preempt(self, i: int) -> None:
@@ -254,14 +256,16 @@ class Replica:
         ended = []
         if dec.size:
             self.computed[dec] += 1
-            self.generated[dec] += 1
-            new = self.kv.bytes_for(self.computed[dec]) if self.cfg.admission != "guaranteed" else self.held[dec]
-            self.kv.used += float((new - self.held[dec]).sum())
-            self.held[dec] = new
+            gen = self.generated[dec] + 1
+            self.generated[dec] = gen
+            if self.cfg.admission != "guaranteed":
+                self.kv.used += self._dec_need
+                self.held[dec] = self._dec_new
             self.itl_values.append(t - self.last[dec])
-            self.itl_weights.append(np.ones(dec.size))
+            self.itl_weights.append(1.0)
             self.last[dec] = t
-            ended.extend(dec[self.generated[dec] >= self.out[dec]].tolist())
+            if (gen >= self.out[dec]).any():
+                ended.extend(dec[gen >= self.out[dec]].tolist())
         prefill_tokens = 0
         for i, c in chunks:
             self.computed[i] += c

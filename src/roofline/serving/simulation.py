@@ -151,6 +151,13 @@ def run_aggregated(s, cfg, kv, how, pred, ov, ov_row, wl: Workload, conc, hit, s
     return build_result(s, cfg, kv, how, ov_row, rep, inp, out, dp, conc, slos, request_rate, fits, notes)
 
 
+def itl_arrays(values: list, weights: list) -> tuple[np.ndarray, np.ndarray]:
+    """Inter-token gaps and how many tokens saw each (one weight per array of gaps)."""
+    if not values:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(values), np.concatenate([np.full(np.size(v), w) for v, w in zip(values, weights)])
+
+
 def build_result(s, cfg, kv, how, ov_row, rep: Replica, inp, out, dp, conc, slos, request_rate, fits, notes) -> SimResult:
     done = np.isfinite(rep.finish)
     sent = rep.sent
@@ -158,7 +165,7 @@ def build_result(s, cfg, kv, how, ov_row, rep: Replica, inp, out, dp, conc, slos
     e2e = (rep.finish - sent)[done]
     multi = done & (out > 1)
     tpot = ((rep.finish - rep.first) / np.maximum(out - 1, 1))[multi]
-    itl = (np.concatenate(rep.itl_values), np.concatenate(rep.itl_weights)) if rep.itl_values else (np.zeros(0), np.zeros(0))
+    itl = itl_arrays(rep.itl_values, rep.itl_weights)
     duration = float(np.nanmax(rep.finish) - np.nanmin(sent)) if done.any() else 0.0
     notes = list(notes)
     if ov_row.get("basis") == "not fitted":
