@@ -6,15 +6,18 @@ the static estimate against every published serving measurement.
     python benchmarks/fit_serving.py --check    # fail when the stored parameters are not what a refit gives
     python benchmarks/fit_serving.py --rows     # every run: measured, simulated, static
 
-Two parameters per engine, each with a meaning: `step_s`, seconds every engine step adds beyond
-its GPU work (scheduling, input preparation, launches the CUDA graphs do not hide), and
-`per_seq_s`, seconds per sequence the step carries (per-request bookkeeping, sampling,
-detokenization, streaming). Closed-loop and offline runs are scheduled the same whatever the step
+Three parameters per engine, each with a meaning: `step_s`, seconds every engine step adds beyond
+its GPU work (scheduling, input preparation, launches the CUDA graphs do not hide); `per_seq_s`,
+seconds per sequence the step carries (per-request bookkeeping, sampling, detokenization,
+streaming); `request_s`, seconds between the client sending a request and the engine scheduling
+it (HTTP, tokenization). Closed-loop and offline runs are scheduled the same whatever the step
 times (every request is sent at once or when another finishes), so each run is simulated once with
-no overhead, recording every step's GPU time and sequence count; a metric under (step_s, per_seq_s)
-is then exact arithmetic on those records, and the fit minimizes the squared log error of output
-throughput, mean TTFT and mean TPOT over the runs of the engine. Poisson runs (TensorRT-LLM v0.14)
-are not fitted on; they are simulated at the fitted values and reported.
+no overhead, recording every step's GPU time and sequence count; a metric under (step_s,
+per_seq_s) is then exact arithmetic on those records. `request_s` shifts a request and, in a closed
+loop, every later request of its client slot (approximated as request j being the ⌊j / C⌋-th of
+its slot). The fit minimizes the squared log error of output throughput, mean TTFT and mean TPOT
+over the runs of the engine; the errors reported are then from full simulations at the fitted
+values. Poisson runs (TensorRT-LLM v0.14) are not fitted on, only reported.
 """
 
 from __future__ import annotations
@@ -51,10 +54,13 @@ class Record:
     inp: np.ndarray
     out: np.ndarray
     scale: float  # replicas × (tokens of one replica) → per GPU: dp / num_gpus
+    conc: int | None  # the replica's client concurrency limit
 
-    def metrics(self, step_s: float, per_seq_s: float) -> dict:
+    def metrics(self, step_s: float, per_seq_s: float, request_s: float = 0.0) -> dict:
         clock = np.concatenate([[0.0], np.cumsum(self.base + step_s + per_seq_s * self.seqs)])
-        sent, first, finish = clock[self.sent], clock[self.first], clock[self.finish]
+        chain = np.arange(self.out.size) // self.conc if self.conc else np.zeros(self.out.size)
+        sent = clock[self.sent] + chain * request_s
+        first, finish = clock[self.first] + (chain + 1) * request_s, clock[self.finish] + (chain + 1) * request_s
         duration = finish.max() - sent.min()
         ttft, e2e = first - sent, finish - sent
         multi = self.out > 1
@@ -89,7 +95,7 @@ def record(run: Run) -> Record | None:
     base = np.concatenate([np.atleast_1d(x) for x in rep.rec_dt])
     seqs = np.concatenate([np.atleast_1d(x) for x in rep.rec_n]).astype(float)
     return Record(run, base, seqs, rep.sent_step, rep.first_step, rep.finish_step, wl.input_len[mine],
-                  wl.output_len[mine], dp / s.par.num_gpus)
+                  wl.output_len[mine], dp / s.par.num_gpus, rep.limit if rep.limit < rep.n else None)
 
 
 def log_errors(rec: Record, p) -> list[float]:
@@ -97,26 +103,31 @@ def log_errors(rec: Record, p) -> list[float]:
     return [math.log(m[k] / rec.run.measured[k]) for k in FITTED if k in rec.run.measured]
 
 
-def fit(records: list[Record]) -> tuple[float, float]:
+def fit(records: list[Record]) -> tuple[float, float, float]:
     from scipy.optimize import least_squares
 
     def residuals(p):
         return np.concatenate([log_errors(r, p) for r in records])
 
-    res = least_squares(residuals, x0=[1e-3, 1e-5], bounds=([0.0, 0.0], [0.1, 1e-3]), x_scale=[1e-3, 1e-5])
-    return float(res.x[0]), float(res.x[1])
+    res = least_squares(residuals, x0=[1e-3, 1e-5, 1e-2], bounds=([0.0, 0.0, 0.0], [0.1, 1e-3, 1.0]),
+                        x_scale=[1e-3, 1e-5, 1e-2])
+    return float(res.x[0]), float(res.x[1]), float(res.x[2])
 
 
-def simulate_online(run: Run, params) -> dict:
+def simulated(run: Run, params) -> dict:
+    """The run simulated in full at the fitted overheads, in the measurement's metric names."""
     from roofline.serving import simulate
     from roofline.serving.scheduler import Overheads
 
-    w = run.workload
-    d = simulate(run.model, run.gpu, engine=run.engine, seed=0, overheads=Overheads(*params), **w,
+    d = simulate(run.model, run.gpu, engine=run.engine, seed=0, overheads=Overheads(*params), **run.workload,
                  **run.engine_options, **run.options).to_dict()
-    g = d["deployment"]["num_gpus"]
-    return {"output_tok_s_per_gpu": d["throughput"]["output_tokens_per_s"] / g, "ttft_mean_s": d["ttft_s"]["mean"],
-            "itl_mean_s": d["itl_s"]["mean"]}
+    if not d["kv_cache"]["fits"]:
+        return {}
+    g, t = d["deployment"]["num_gpus"], d["throughput"]
+    return {"output_tok_s_per_gpu": t["output_tokens_per_s"] / g, "total_tok_s_per_gpu": t["total_tokens_per_s"] / g,
+            "ttft_mean_s": d["ttft_s"]["mean"], "ttft_median_s": d["ttft_s"]["p50"], "ttft_p99_s": d["ttft_s"]["p99"],
+            "tpot_mean_s": d["tpot_s"]["mean"], "tpot_median_s": d["tpot_s"]["p50"], "itl_mean_s": d["itl_s"]["mean"],
+            "e2e_mean_s": d["e2e_s"]["mean"]}
 
 
 def static(run: Run) -> dict:
@@ -166,8 +177,8 @@ def stored() -> dict:
 
 def write(params: dict, used: dict) -> None:
     text = TOML.read_text().split("\n[", 1)[0].rstrip() + "\n"
-    for eng, (a, b) in params.items():
-        text += (f"\n[{eng}]\nstep_s = {a:.4g}\nper_seq_s = {b:.4g}\nbasis = \"fitted\"\n"
+    for eng, (a, b, c) in params.items():
+        text += (f"\n[{eng}]\nstep_s = {a:.4g}\nper_seq_s = {b:.4g}\nrequest_s = {c:.4g}\nbasis = \"fitted\"\n"
                  f"source = \"benchmarks/fit_serving.py (least squares on log errors of output tokens/s per GPU, mean TTFT, mean TPOT)\"\n"
                  f"fitted_on = \"{used[eng]}\"\n")
     TOML.write_text(text)
@@ -187,29 +198,26 @@ def main() -> int:
         params[eng] = fit(recs)
         tables = sorted({rec.run.table for rec in recs})
         used[eng] = f"{len(recs)} closed-loop / offline runs: " + "; ".join(tables)
-        print(f"{eng}: step_s = {params[eng][0]:.4g} s, per_seq_s = {params[eng][1]:.4g} s  ({used[eng]})")
-    preds = []
-    for r in runs:
-        rec = records.get(r.key)
-        p = params[r.engine]
-        preds.append(rec.metrics(*p) if rec is not None else simulate_online(r, p) if r.key not in records else {})
+        print(f"{eng}: step_s = {params[eng][0]:.4g} s, per_seq_s = {params[eng][1]:.4g} s, "
+              f"request_s = {params[eng][2]:.4g} s  ({used[eng]})", flush=True)
+    if args.write:
+        write(params, used)
+    if args.check:
+        old = stored()
+        bad = [e for e, p in params.items() if not all(
+            math.isclose(old[e][k], v, rel_tol=0.02, abs_tol=1e-7) for k, v in zip(("step_s", "per_seq_s", "request_s"), p))]
+        if bad:
+            print(f"stale: data/serving_overheads.toml differs from a refit for {', '.join(bad)} (run --write)")
+            return 1
+        print("data/serving_overheads.toml matches a refit")
+        return 0
+    preds = [simulated(r, params[r.engine]) for r in runs]
     stats = [static(r) for r in runs]
     print(table_md(score(runs, preds), score(runs, stats)))
     if args.rows:
         for r, p, s in zip(runs, preds, stats):
             for k, v in r.measured.items():
                 print(f"{r.key:40} {k:22} measured {v:10.4g}  simulated {p.get(k, float('nan')):10.4g}  static {s.get(k, float('nan')):10.4g}")
-    if args.write:
-        write(params, used)
-    if args.check:
-        old = stored()
-        bad = [e for e, (a, b) in params.items()
-               if not (math.isclose(old[e]["step_s"], a, rel_tol=0.02, abs_tol=1e-6)
-                       and math.isclose(old[e]["per_seq_s"], b, rel_tol=0.02, abs_tol=1e-8))]
-        if bad:
-            print(f"stale: data/serving_overheads.toml differs from a refit for {', '.join(bad)} (run --write)")
-            return 1
-        print("data/serving_overheads.toml matches a refit")
     return 0
 
 

@@ -37,8 +37,9 @@ def decode_run(rep, dec: np.ndarray, t: float) -> float | None:
     base = rep.pred.decode_run(rep.computed[dec] + 1, k, eager)
     dt = base + rep.ov.step_s + rep.ov.per_seq_s * n
     ends = t + np.cumsum(dt)
-    if rep.next < rep.n and rep.outstanding < rep.limit:  # stop at the step during which the next request arrives
-        cut = int(np.searchsorted(ends, rep.arrival[rep.next], side="left")) + 1
+    event = rep.next_event()
+    if event < ends[-1]:  # stop at the step during which the next request reaches the engine
+        cut = int(np.searchsorted(ends, event, side="left")) + 1
         if cut < 2:
             return None
         k = min(k, cut)

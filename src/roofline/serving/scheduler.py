@@ -20,6 +20,7 @@ concurrency limit, when one of the in-flight requests finishes.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -33,10 +34,12 @@ RESERVE_CAP = 4096  # SGLang reserves at most this many future tokens per runnin
 
 @dataclass(frozen=True)
 class Overheads:
-    """Fitted host-side time per step (serving_overheads.toml): a fixed part and a part per sequence."""
+    """Fitted host-side times (serving_overheads.toml): per step, per sequence in a step, and per
+    request between the client sending it and the engine scheduling it (HTTP, tokenization)."""
 
     step_s: float = 0.0
     per_seq_s: float = 0.0
+    request_s: float = 0.0
 
 
 class KVCache:
@@ -84,6 +87,7 @@ class Replica:
         self.limit = max_concurrency or n
         self.running = np.zeros(0, np.int64)
         self.waiting: deque[int] = deque()
+        self.arriving: deque[tuple[float, int]] = deque()  # sent, not yet seen by the engine: (when it will be, request)
         self.next, self.outstanding, self.done, self.last_free = 0, 0, 0, 0.0
         self.steps: list[tuple] = []
         self.itl_values: list[np.ndarray] = []  # inter-token gaps, with how many tokens saw each
@@ -103,26 +107,37 @@ class Replica:
             i = self.next
             self.sent[i] = max(self.arrival[i], self.last_free) if self.limit < self.n else self.arrival[i]
             self.sent_step[i] = self.step_index
-            if self.resumed[i]:
+            if self.resumed[i]:  # KV handed over by a prefill instance: the first token is already out
                 self.generated[i] = 1
                 self.first[i] = self.last[i] = self.sent[i]
-            self.waiting.append(i)
+                self.arriving.append((self.sent[i], i))
+            else:
+                self.arriving.append((self.sent[i] + self.ov.request_s, i))
             self.next += 1
             self.outstanding += 1
+        while self.arriving and self.arriving[0][0] <= t:
+            self.waiting.append(self.arriving.popleft()[1])
+
+    def next_event(self) -> float:
+        """When the next request reaches the engine (math.inf: none before something finishes)."""
+        t = self.arriving[0][0] if self.arriving else math.inf
+        if self.next < self.n and self.outstanding < self.limit:
+            t = min(t, float(self.arrival[self.next]) + (0.0 if self.resumed[self.next] else self.ov.request_s))
+        return t
 
     def run(self) -> "Replica":
         t = 0.0
         while self.done < self.n:
             self._issue(t)
             if self.running.size == 0 and not self.waiting:
-                t = max(t, float(self.arrival[self.next]))
+                t = max(t, self.next_event())
                 continue
             dec, chunks = self._schedule()
             if dec.size == 0 and not chunks and self._joined:  # KV handed over: they decode from the next pass
                 continue
             if dec.size == 0 and not chunks:  # nothing fits: wait for an arrival, or the cache is too small
-                if self.running.size and self.next < self.n and self.outstanding < self.limit:
-                    t = max(t, float(self.arrival[self.next]))
+                if self.running.size and self.next_event() < math.inf:
+                    t = max(t, self.next_event())
                     continue
                 raise _TooLarge(int(self.running[0] if self.running.size else self.waiting[0]))
             if not chunks and dec.size == self.running.size:  # decode-only: price the run up to the next event

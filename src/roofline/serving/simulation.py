@@ -29,7 +29,7 @@ def overhead_table() -> dict:
 
 def overheads_for(engine: str) -> tuple[Overheads, dict]:
     row = overhead_table()[engine]
-    return Overheads(float(row["step_s"]), float(row["per_seq_s"])), dict(row)
+    return Overheads(float(row["step_s"]), float(row["per_seq_s"]), float(row["request_s"])), dict(row)
 
 
 _PREDICTORS: dict = {}
@@ -181,7 +181,7 @@ def build_result(s, cfg, kv, how, ov_row, rep: Replica, inp, out, dp, conc, slos
                   "max_concurrency": conc, "mean_input_len": float(inp.mean()), "mean_output_len": float(out.mean())},
         kv_cache={"capacity_bytes": kv.capacity, "capacity_tokens": kv.tokens_capacity(), "block_size": cfg.block_size,
                   "working": how, "fits": fits},
-        overheads={k: ov_row[k] for k in ("step_s", "per_seq_s", "basis", "fitted_on") if k in ov_row},
+        overheads={k: ov_row[k] for k in ("step_s", "per_seq_s", "request_s", "basis", "fitted_on") if k in ov_row},
         duration_s=duration, num_requests=int(done.sum()) * dp, input_tokens=int(inp[done].sum()) * dp,
         output_tokens=int(out[done].sum()) * dp, ttft=ttft, tpot=tpot, itl=itl, e2e=e2e, steps=rep.steps,
         preemptions=rep.preemptions, ttft_slo=slos[0], tpot_slo=slos[1], notes=notes, out_len=out[done] * 1)
