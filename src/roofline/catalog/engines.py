@@ -4,6 +4,7 @@ estimate (estimates/kv_capacity.py) and the serving simulator read the same tabl
 
 from __future__ import annotations
 
+import math
 import tomllib
 from functools import lru_cache
 from importlib import resources
@@ -54,7 +55,9 @@ def default_for(table: Mapping[str, Any], key: str, gpu_memory_bytes: float, gpu
     """`key`'s default on this GPU: the `_small_gpu` variant where the engine's rule says so."""
     if key not in table:
         raise RooflineError(f"engine {table.get('version', '')} has no default '{key}'")
-    small = f"{key}_small_gpu"
+    small, huge = f"{key}_small_gpu", f"{key}_huge_gpu"
     if small in table and not large_gpu(table, gpu_memory_bytes, gpu_name):
         return table[small]
+    if huge in table and gpu_memory_bytes >= table.get("huge_gpu_min_gib", math.inf) * 2**30:
+        return table[huge]
     return table[key]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..catalog.factors import factor
+from ..catalog.factors import Profile, default_profile
 from ..catalog.links import get_link
 from ..cost.ops import Num, Op, n
 from ..specs.hardware import GPU, Link
@@ -43,6 +43,7 @@ class Roofs:
     overlap: Num = 1.0  # fraction of min(t_compute, t_memory) hidden under the max
     eager_kernel_overhead: Num = 0.0  # extra s per kernel in steps not captured in a CUDA graph
     eager_collective_latency: Num = 0.0  # extra s per collective in such steps
+    profile: Profile | None = None  # the calibration profile these roofs were built from
     tp_link: "CommLink | None" = None
     ideal: bool = False  # a step's time is its fused limit, not the per-operator sum
     pp_link: "CommLink | None" = None
@@ -73,8 +74,10 @@ def comm_link(gpu: GPU, group: int, gpus_per_node: int | None, ideal: bool, netw
     return group_link(gpu, group, gpus_per_node, ideal, network, intra)
 
 
-def roofs(gpu: GPU, prec: Precision, par: Parallel, ideal: bool = False) -> Roofs:
+def roofs(gpu: GPU, prec: Precision, par: Parallel, ideal: bool = False, profile: Profile | None = None) -> Roofs:
     f = gpu.factors
+    pf = profile or default_profile()
+    factor = pf.__getitem__
     # the best-shape matmul rate (matmul_efficiency) times what a model's GEMM shapes get of it
     shape = 1.0 if ideal else factor("gemm_shape_efficiency").value
     eta_c = 1.0 if ideal else f.matmul_efficiency.for_dtype(prec.gemm_compute) * shape
@@ -92,6 +95,7 @@ def roofs(gpu: GPU, prec: Precision, par: Parallel, ideal: bool = False) -> Roof
         overlap=1.0 if ideal else factor("compute_memory_overlap").value,
         eager_kernel_overhead=0.0 if ideal else factor("eager_kernel_overhead_s").value,
         eager_collective_latency=0.0 if ideal else factor("eager_collective_latency_s").value,
+        profile=pf,
         tp_link=_tensor_link(gpu, par, ideal) if par.tp > 1 else None,
         pp_link=_pipeline_link(gpu, par, ideal) if par.pp > 1 else None,
         ep_link=_all_to_all_link(gpu, par, ideal) if par.ep > 1 else None,
@@ -256,6 +260,7 @@ def bound_label(step: StepTime) -> str:
 def describe_roofs(gpu: GPU, prec: Precision, r: Roofs, ideal: bool) -> list[tuple[str, str, str, str]]:
     """(name, formula, substituted, result) lines for the explain trace."""
     f = gpu.factors
+    factor = (r.profile or default_profile()).__getitem__
     if ideal:
         return [
             ("compute roof", f"peak {prec.gemm_compute} (dense, datasheet)", "", fmt_rate(float(r.gemm))),
@@ -278,29 +283,3 @@ def describe_roofs(gpu: GPU, prec: Precision, r: Roofs, ideal: bool) -> list[tup
                     f"{n(float(r.dequant_cost))} s per weight"))
     return out
 
-
-@dataclass(frozen=True)
-class _StackedAlgorithms:
-    """Each GPU's collective algorithms, evaluated one by one and stacked on the leading (GPU) axis
-    of a grid's (G, B, I, O) arrays."""
-
-    items: tuple
-
-    def time(self, kind: str, message: Num, group: int) -> np.ndarray:
-        msg = np.asarray(message, dtype=float)
-        msg = msg.reshape((1,) * (4 - msg.ndim) + msg.shape)
-        per_gpu = msg.shape[0] == len(self.items)  # the message itself may differ by GPU (formats)
-        rs = [np.asarray(a.time(kind, msg[i:i + 1] if per_gpu else msg, group), dtype=float)
-              for i, a in enumerate(self.items)]
-        return np.concatenate(np.broadcast_arrays(*rs), axis=0)
-
-
-def stack_links(links: list[CommLink | None]) -> CommLink | None:
-    """One link for a grid over GPUs: bandwidth and latency shaped (G, 1, 1, 1), and each GPU's own
-    collective algorithms kept (the hook estimates/grid.py's `_stack_links` should call)."""
-    if any(link is None for link in links):
-        return None
-    algos = [link.algorithms for link in links]
-    return CommLink("per GPU", np.asarray([l.bandwidth for l in links], dtype=float).reshape(-1, 1, 1, 1),
-                    np.asarray([l.latency for l in links], dtype=float).reshape(-1, 1, 1, 1),
-                    algorithms=None if any(a is None for a in algos) else _StackedAlgorithms(tuple(algos)))
