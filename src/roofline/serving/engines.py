@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from ..catalog.engines import default_for, engine_defaults, engine_names
-from ..catalog.factors import factor
 from ..errors import RooflineError
-from ..estimates.memory import activation_bytes, weight_split
+from ..estimates.kv_capacity import kv_capacity
 
 GIB, MIB = 2**30, 2**20
 ENGINES = ("vllm", "sglang", "tensorrt-llm")  # engines whose scheduler is simulated (llama-cpp is not yet)
@@ -126,25 +125,25 @@ def engine_config(name: str, s, *, max_num_batched_tokens=None, max_num_seqs=Non
                         sources=dict(t["sources"]), overridden=tuple(overridden), **values)
 
 
-def kv_capacity_bytes(s, cfg: EngineConfig) -> tuple[float, str]:
-    """KV-cache bytes per GPU the engine's sizing rule leaves, and the working.
+# the simulator's knobs under each engine's own setting names (data/engines.toml)
+SETTING_NAMES = {
+    "vllm": {"max_num_batched_tokens": "max_num_batched_tokens", "max_num_seqs": "max_num_seqs",
+             "memory_fraction": "gpu_memory_utilization", "block_size": "block_size"},
+    "sglang": {"max_num_batched_tokens": "chunked_prefill_size", "memory_fraction": "mem_fraction_static",
+               "graph_max": "cuda_graph_max_bs", "block_size": "page_size"},
+    "tensorrt-llm": {"max_num_batched_tokens": "max_num_tokens", "max_num_seqs": "max_batch_size",
+                     "memory_fraction": "free_gpu_memory_fraction", "block_size": "tokens_per_block"},
+}
 
-    vLLM: card × utilization − weights − activation peak of a max_num_batched_tokens forward −
-    runtime overhead. SGLang: card × mem_fraction_static − weights. TensorRT-LLM: (card − weights −
-    activations − overhead) × free_gpu_memory_fraction."""
-    card = s.gpu.memory_bytes
-    weights = weight_split(s.model, s.par).bytes(s.prec)
-    act = float(activation_bytes(s.model, s.prec, s.par, 1, cfg.max_num_batched_tokens))
-    overhead = factor("runtime_overhead_bytes").value
-    f = cfg.memory_fraction
-    if cfg.memory_rule == "vllm":
-        kv = card * f - weights - act - overhead
-        how = f"card {card / 1e9:.1f} GB × {f:g} − weights {weights / 1e9:.1f} GB − activations {act / 1e9:.2f} GB − overhead {overhead / 1e9:.1f} GB"
-    elif cfg.memory_rule == "sglang":
-        kv = card * f - weights
-        how = f"card {card / 1e9:.1f} GB × mem_fraction_static {f:g} − weights {weights / 1e9:.1f} GB"
-    else:
-        kv = (card - weights - act - overhead) * f
-        how = (f"(card {card / 1e9:.1f} GB − weights {weights / 1e9:.1f} GB − activations {act / 1e9:.2f} GB − "
-               f"overhead {overhead / 1e9:.1f} GB) × free fraction {f:g}")
-    return max(kv, 0.0), how
+
+def kv_capacity_bytes(s, cfg: EngineConfig) -> tuple[float, str, float]:
+    """KV-cache bytes per GPU the engine's sizing rule leaves (estimates/kv_capacity.py, the same
+    rule the static estimate's engine view uses), the working in one line, and the memory fraction
+    used (SGLang derives its own from the other settings)."""
+    names = SETTING_NAMES[cfg.engine]
+    overrides = {names[k]: getattr(cfg, k) for k in cfg.overridden if k in names}
+    kv = kv_capacity(s.model, s.prec, s.par, s.gpu, 1, 1, engine=cfg.engine, overrides=overrides)
+    subtracted = " + ".join(f"{i.name} {i.bytes / 1e9:.2f} GB" for i in kv.items if i.in_budget and i.bytes)
+    how = (f"{kv.formula}: capacity {kv.capacity_bytes / 1e9:.1f} GB, fraction {kv.memory_fraction:g}, "
+           f"weights {kv.weights_bytes / 1e9:.1f} GB" + (f", subtracted {subtracted}" if subtracted else ""))
+    return max(kv.kv_capacity_bytes, 0.0), how, kv.memory_fraction

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 
@@ -46,8 +47,8 @@ def predictor_for(s, max_tokens: int) -> StepPredictor:
     return hit
 
 
-def kv_cache_for(s, cfg) -> tuple[KVCache, str]:
-    capacity, how = kv_capacity_bytes(s, cfg)
+def kv_cache_for(s, cfg) -> tuple[KVCache, str, float]:
+    capacity, how, fraction = kv_capacity_bytes(s, cfg)
     m, p, par = s.model, s.prec, s.par
     share = math.ceil(m.num_layers / par.pp) / m.num_layers
     glob, windowed = 0.0, {}
@@ -57,7 +58,7 @@ def kv_cache_for(s, cfg) -> tuple[KVCache, str]:
             glob += b
         else:
             windowed[float(layer.window)] = windowed.get(float(layer.window), 0.0) + b
-    return KVCache(capacity, cfg.block_size, glob, sorted(windowed.items())), how
+    return KVCache(capacity, cfg.block_size, glob, sorted(windowed.items())), how, fraction
 
 
 def _check_slo(name: str, value) -> float | None:
@@ -102,7 +103,8 @@ def prepare(model, gpu, engine, estimate_options: dict, **engine_options):
         raise RooflineError("speculative decoding is not simulated yet; `roofline estimate` models it for a static batch")
     s = setup(model, gpu, **{k: v for k, v in estimate_options.items() if k not in NOT_SIMULATED})
     cfg = engine_config(engine, s, **engine_options)
-    kv, how = kv_cache_for(s, cfg)
+    kv, how, fraction = kv_cache_for(s, cfg)
+    cfg = replace(cfg, memory_fraction=fraction)
     pred = predictor_for(s, max(cfg.max_num_batched_tokens, cfg.max_num_seqs))
     return s, cfg, kv, how, pred
 
