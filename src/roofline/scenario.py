@@ -102,6 +102,18 @@ Scenario = create_model("Scenario", __base__=_Scenario, __module__=__name__,
 FIELDS = dict(Scenario.model_fields)
 
 
+def estimate(model, gpu=DEFAULT_GPU, *, profile=None, **options):
+    """Memory, TTFT, TPOT, throughput and what bounds them, for `model` served on `gpu`.
+
+    `model`: catalog name, alias, HF repo id, path to a config.json, or a ModelSpec.
+    `gpu`: catalog name or alias (`h100`, `a100`), or a GPU spec. Memory figures are per GPU.
+    `options` are the fields of `roofline.Scenario` (the CLI's long option names with
+    underscores, or the short `tp`, `pp`, `dp`, `micro_batches`); `profile` a calibration profile
+    (roofline.Profile) replacing the default empirical factors.
+    """
+    return Scenario.of(model, gpu, **options).estimate(profile=profile)
+
+
 
 def describe_fields() -> list[dict]:
     """Every option with its default, help, unit and flags (the web's /api/options and the docs)."""

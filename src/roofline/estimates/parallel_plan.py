@@ -30,7 +30,8 @@ from ..specs.parallel import valid_tp
 from ..units import fmt_bw, fmt_bytes, fmt_time
 from .capacity import fewest_gpus
 from .comm import check_intra_node_link
-from .estimate import Estimate, check_count, estimate, run, setup
+from ..scenario import estimate
+from .estimate import Estimate, check_count, run, setup
 from .result import clean
 from .splits import SEARCH, Split, splits
 from .timing import roofs

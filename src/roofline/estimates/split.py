@@ -15,13 +15,11 @@ from ..errors import RooflineError
 from ..specs.hardware import GPU
 from ..specs.model import ModelSpec
 from ..specs.parallel import Parallel
+from .limits import MAX_SPLIT, check_count
 
-MAX_SPLIT = 4096
 
 
 def _count(name: str, value, maximum: int = MAX_SPLIT) -> int:
-    from .estimate import check_count
-
     return check_count(name, value, maximum=maximum)
 
 

@@ -14,7 +14,7 @@ from ..units import fmt_bytes, fmt_flops, fmt_num, fmt_rate, fmt_time
 from .comm import collective_working
 from .evaluation import evaluate
 from .memory import memory
-from .result import PhaseParts
+from .phases import PhaseParts
 from .scaleout import describe_parallel, describe_results
 from .timing import describe_roofs, link_for
 
@@ -85,7 +85,7 @@ def _phases(t: Trace, s, ev) -> None:
 
 
 def _results(t: Trace, s, est, ev) -> None:
-    from .estimate import capacity_of
+    from .capacity import capacity_of
 
     g, p, par = s.gpu, s.prec, s.par
     t.begin("results")
@@ -116,15 +116,15 @@ def _results(t: Trace, s, est, ev) -> None:
           f"{c.min_gpus} (tp={c.min_gpus_tp}, pp={c.min_gpus_pp}, dp={c.min_gpus_dp})" if c.min_gpus else "more than 4096")
 
 
-def trace_estimate(s) -> Trace:
-    from .estimate import run
-
+def trace_estimate(est) -> Trace:
+    """The trace of an estimate (roofline.Estimate), from its setup re-evaluated with recording on."""
+    s = est.setup
     t = Trace()
     _inputs(t, s)
     memory(s.model, s.prec, s.par, s.batch, s.input_len, s.output_len, s.capacity,
            s.profile.value("runtime_overhead_bytes"), trace=t)
     from . import kv_capacity
-    from .estimate import engine_kv_capacity
+    from .capacity import engine_kv_capacity
 
     t.begin("engine KV cache (continuous batching)")
     for line in kv_capacity.working(engine_kv_capacity(s)):
@@ -133,7 +133,6 @@ def trace_estimate(s) -> Trace:
     for line in describe_roofs(s.gpu, s.prec, s.roofs, s.ideal):
         t.add(*line)
     ev = evaluate(s, trace=t)
-    est = run(s)
     _phases(t, s, ev)
     for section, lines in describe_results(s, ev):
         t.begin(section)
