@@ -49,6 +49,11 @@ def estimate(e: Estimate) -> None:
               f"({1 / dc.time_s:,.4g} per sequence) · {dc.bound}-bound · intensity {fmt_num(dc.arithmetic_intensity)} FLOP/B")
     t.add_row("End to end", f"{fmt_time(e.e2e_latency_s)} · {e.output_tokens_per_s:,.4g} output tokens/s"
               + (f" ({e.output_tokens_per_s / p['num_gpus']:,.4g} per GPU)" if p["num_gpus"] > 1 else ""))
+    if e.cost:
+        c = e.cost
+        t.add_row("Cost", f"${c['usd_per_million_output_tokens']:,.3g} per million output tokens at "
+                  f"${c['usd_per_gpu_hour']:.2f}/GPU-hour × {c['num_gpus']} (median on-demand price, {c['price_observed']}; "
+                  "`roofline prices`)")
     if pf.comm_s or dc.comm_s:
         links = [f"{k.split('_')[0]}: {v['name']} at {fmt_bw(v['bandwidth'])}" for k, v in e.comm.items() if v]
         t.add_row("Communication", f"prefill {fmt_time(pf.comm_s)} · decode {fmt_time(dc.comm_s)} per step"

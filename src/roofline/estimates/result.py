@@ -89,6 +89,14 @@ class Estimate:
         return engine_kv_capacity(self.setup)
 
     @cached_property
+    def cost(self) -> dict | None:
+        """$ per million input and output tokens at the GPU's built-in price (roofline prices); None
+        without a price or when the workload does not fit."""
+        from .costs import estimate_cost
+
+        return estimate_cost(self)
+
+    @cached_property
     def critical_batch_size(self) -> int | None:
         from .capacity import critical_batch
 
@@ -130,6 +138,7 @@ class Estimate:
             "speculative": self.speculative,
             "ridge_point_flop_per_byte": self.ridge_point_flop_per_byte,
             "critical_batch_size": self.critical_batch_size,
+            "cost": self.cost,
             "notes": list(self.notes),
         }
         if explain:
