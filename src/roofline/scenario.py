@@ -72,6 +72,7 @@ class _Scenario(BaseModel):
         return dict(tp=self.tensor_parallel_size, pp=self.pipeline_parallel_size, dp=self.data_parallel_size,
                     enable_expert_parallel=self.enable_expert_parallel, num_gpus=self.num_gpus,
                     gpus_per_node=self.gpus_per_node, inter_node_link=self.inter_node_link,
+                    intra_node_link=self.intra_node_link, split_mode=self.split_mode,
                     micro_batches=self.num_micro_batches, speculative_model=self.speculative_model,
                     num_speculative_tokens=self.num_speculative_tokens, acceptance_rate=self.acceptance_rate,
                     dtype=self.dtype, weight_dtype=self.weight_dtype, weight_bits=self.weight_bits,

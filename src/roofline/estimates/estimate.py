@@ -21,7 +21,7 @@ from ..units import fmt_bytes
 from .evaluation import Evaluation, evaluate
 from .limits import MAX_BATCH, MAX_TOKENS, check_count  # noqa: F401  (re-exported)
 from .memory import Memory, kv_bytes_per_token
-from .pipeline import micro_batches as pipeline_micro_batches
+from .pipeline import micro_batches_for
 from .result import Estimate
 from .scaleout import comm_doc, notes as scale_notes, parallel_doc, pipeline_doc
 from .speculative import SpecConfig
@@ -55,7 +55,7 @@ class Setup:
 def setup(model, gpu, *, tp=1, pp=1, dp=1, ep=1, dtype=None, weight_dtype=None, kv_cache_dtype=None,
           activation_dtype=None, weight_bits=None, batch_size=1, input_len=1024, output_len=256,
           ideal=False, gpus_per_node=None, gpu_memory_utilization=1.0, num_gpus=None, inter_node_link=None,
-          enable_expert_parallel=False, micro_batches=None, speculative_model=None, num_speculative_tokens=None,
+          intra_node_link=None, split_mode="tensor", enable_expert_parallel=False, micro_batches=None, speculative_model=None, num_speculative_tokens=None,
           acceptance_rate=None, profile: Profile | None = None) -> Setup:
     m = model if isinstance(model, ModelSpec) else get_model(model)
     if isinstance(gpu, GPU):
@@ -68,12 +68,13 @@ def setup(model, gpu, *, tp=1, pp=1, dp=1, ep=1, dtype=None, weight_dtype=None, 
     if not (isinstance(gpu_memory_utilization, (int, float)) and 0 < gpu_memory_utilization <= 1):
         raise RooflineError(f"--gpu-memory-utilization must be in (0, 1], got {gpu_memory_utilization!r}")
     par = resolve_split(m, g, tp=tp, pp=pp, dp=dp, ep=ep, num_gpus=num_gpus, gpus_per_node=gpus_per_node,
-                        inter_node_link=inter_node_link, enable_expert_parallel=enable_expert_parallel)
+                        inter_node_link=inter_node_link, enable_expert_parallel=enable_expert_parallel,
+                        intra_node_link=intra_node_link, split_mode=split_mode)
     spec = resolve_speculative(m, speculative_model, num_speculative_tokens, acceptance_rate, pp=par.pp)
     per_replica = replica_batch(batch, par.dp)
     if par.pp == 1 and micro_batches not in (None, 1):
         raise RooflineError("--num-micro-batches applies to pipeline parallelism (--pipeline-parallel-size > 1)")
-    mbs = pipeline_micro_batches(per_replica, par.pp, micro_batches) if par.pp > 1 else 1
+    mbs = micro_batches_for(par.split_mode, per_replica, par.pp, micro_batches)
     prec = resolve_precision(g, dtype, weight_dtype, kv_cache_dtype, activation_dtype, weight_bits, checkpoint=m.quantization)
     pf = profile or default_profile()
     return Setup(m, g, query, prec, par, per_replica, L, out, bool(ideal), g.memory_bytes * gpu_memory_utilization,

@@ -109,6 +109,12 @@ class Estimate:
 
         return trace_estimate(self)
 
+    @staticmethod
+    def _step_figures(st) -> dict:
+        """One (micro-)batch forward step: its physical limit (everything fused and overlapped) and
+        its operators' times summed one after another."""
+        return {"step_limit_s": float(st.limit_time), "step_per_op_sum_s": float(st.op_sum_time)}
+
     def to_dict(self, explain: bool = False) -> dict:
         n_gpus = self.parallel["num_gpus"]
         comm = self.prefill.comm_s + (self.workload["output_len"] - 1) * self.decode.comm_s
@@ -120,12 +126,13 @@ class Estimate:
             "workload": self.workload,
             "ideal": self.ideal,
             "memory": {**self.memory.to_dict(), **self.capacity.to_dict(), "kv_capacity": self.kv_capacity.to_dict()},
-            "prefill": self.prefill.to_dict(),
+            "prefill": {**self.prefill.to_dict(), **self._step_figures(self.evaluation.prefill_step)},
             "decode": {
                 "time_per_token_s": self.tpot_s,
                 "tokens_per_s": self.decode_tokens_per_s,
                 "tokens_per_s_per_user": 1.0 / self.tpot_s,
                 **{k: v for k, v in self.decode.to_dict().items() if k != "time_s"},
+                **self._step_figures(self.evaluation.decode_step),
             },
             "ttft_s": self.ttft_s,
             "tpot_s": self.tpot_s,

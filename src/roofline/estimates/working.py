@@ -63,10 +63,16 @@ def _op_lines(t: Trace, s, st) -> None:
               f"{fmt_time(float(ot.overhead))}", f"{fmt_time(float(ot.total))} ({which}-bound)")
 
 
-def _phase_total(t: Trace, label: str, name: str, ph) -> None:
+def _phase_total(t: Trace, label: str, name: str, ph, st=None, ideal: bool = False) -> None:
     ph = ph.at() if isinstance(ph, PhaseParts) else ph
-    t.add(name, "Σ op time × count", f"compute-bound {fmt_time(ph.compute_s)} + memory-bound {fmt_time(ph.memory_s)} + "
-          f"overhead {fmt_time(ph.overhead_s)} + comm {fmt_time(ph.comm_s)}", fmt_time(ph.time_s))
+    if ideal and st is not None:  # the physical limit: every operator fused and overlapped
+        from .timing import describe_limit
+
+        form, sub, res = describe_limit(st)
+        t.add(name, form, sub, res)
+    else:
+        t.add(name, "Σ op time × count", f"compute-bound {fmt_time(ph.compute_s)} + memory-bound {fmt_time(ph.memory_s)} + "
+              f"overhead {fmt_time(ph.overhead_s)} + comm {fmt_time(ph.comm_s)}", fmt_time(ph.time_s))
     t.add(f"{label} arithmetic intensity", "FLOPs / bytes", f"{fmt_flops(ph.flops)} / {fmt_bytes(ph.bytes)}",
           f"{ph.arithmetic_intensity:.3g} FLOP/B ({ph.bound}-bound)")
 
@@ -79,9 +85,9 @@ def _phases(t: Trace, s, ev) -> None:
         _op_lines(t, s, st)
         if s.par.pp > 1 or (s.speculative is not None and label != "prefill"):  # a schedule turns this step into the phase
             name = "one micro-batch through every stage" if s.par.pp > 1 else "plain decode step"
-            _phase_total(t, label, name, phase_parts(st))
+            _phase_total(t, label, name, phase_parts(st), st, s.ideal)
         else:
-            _phase_total(t, label, "TTFT (prefill)" if label == "prefill" else "decode step (TPOT)", final)
+            _phase_total(t, label, "TTFT (prefill)" if label == "prefill" else "decode step (TPOT)", final, st, s.ideal)
 
 
 def _results(t: Trace, s, est, ev) -> None:
