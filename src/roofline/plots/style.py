@@ -190,7 +190,9 @@ def plotly_layout(text: str, subtitle: str = "", **axes) -> dict:
         "plot_bgcolor": "white",
         "paper_bgcolor": "white",
         "margin": {"l": 70, "r": 30, "t": 80, "b": 130},
-        "legend": {"orientation": "h", "y": -0.2, "yanchor": "top", "x": 0, "font": {"size": 11}},
+        # at the bottom of the whole figure, not at a fraction of the plot's height, so that on a short
+        # chart it cannot slide up over the x-axis title (plotly widens the margin to fit it)
+        "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0, "font": {"size": 11}},
         "hovermode": "closest",
         **axes,
     }

@@ -24,7 +24,7 @@ from .docs_page import render_docs
 from .limits import MAX_BODY_BYTES, BodyLimit
 
 STATIC = resources.files("roofline") / "web" / "static"
-PAGE_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
+PAGE_FILES = {"app.js": "text/javascript", "views.js": "text/javascript", "style.css": "text/css"}
 
 
 class CleanJSONResponse(JSONResponse):
