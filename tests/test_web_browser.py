@@ -117,6 +117,7 @@ def test_changing_the_batch_updates_numbers_and_charts(sync_playwright, server, 
             assert page.locator("#error").is_hidden()
 
             page.set_viewport_size({"width": 1400, "height": 900})
+            page.evaluate("window.scrollTo(0, 0)")
             screenshot(page, tmp_path, "web.png")
             assert problems == [] and outside == []
         finally:
@@ -203,6 +204,7 @@ def test_planner_view(sync_playwright, server, tmp_path):
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(f"{server}/?model=llama-2-70b&gpu=a100-sxm-80gb&dtype=fp16")
             wait_rendered(page, 1)
+            page.evaluate("window.scrollTo(0, 0)")
             page.click("#tab-parallel")
             page.wait_for_selector("#plan-table", timeout=TIMEOUT_MS)
             # Llama-2-70B in fp16 (138 GB of weights) needs two A100-80GB; tensor parallelism wins
@@ -225,13 +227,14 @@ def test_narrow_window(sync_playwright, server, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 800, "height": 1400})
+            page = browser.new_page(viewport={"width": 800, "height": 1000})
             page.goto(f"{server}/?model=llama-2-7b&gpu=a100-sxm-80gb,h100-sxm&batch_size=32")
             wait_rendered(page, 1)
             # one column: the controls above the results, nothing wider than the window
             assert page.evaluate("document.documentElement.scrollWidth") <= 800
             aside, out = page.locator("aside").bounding_box(), page.locator("#out").bounding_box()
             assert aside["y"] + aside["height"] <= out["y"] + 1
+            page.evaluate("document.getElementById('out').scrollIntoView()")  # the results, under the controls
             screenshot(page, tmp_path, "web-800.png")
         finally:
             browser.close()

@@ -14,7 +14,7 @@ from ..units import fmt_bw, fmt_bytes, fmt_count, fmt_flops, fmt_num, fmt_rate, 
 from .layout import chunks_that_fit, console, fits, say, table
 
 IF_IT_FIT = "*"
-IF_IT_FIT_LEGEND = f"[dim]{IF_IT_FIT} if it fit: the workload does not fit on that GPU, so these times are hypothetical[/dim]"
+IF_IT_FIT_LEGEND = f"[dim]{IF_IT_FIT} if it fit: the workload does not fit there, so these figures are hypothetical[/dim]"
 
 
 def _fit(e: Estimate) -> str:
