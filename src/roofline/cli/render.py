@@ -228,15 +228,27 @@ def _context(n: int | None) -> str:
     return f"{n // 1024:,}k" if n % 1024 == 0 and n >= 1024 else f"{n:,}"
 
 
-def models_table(rows: list[dict]) -> None:
-    t = table("name", "params", "active", "layers", "hidden", "attention", "KV/token\nbf16", "context",
-              right=("params", "active", "layers", "hidden", "KV/token\nbf16", "context"),
-              title="Models (`roofline show NAME` for shapes)")
+def _models(rows: list[dict], narrow: bool):
+    """Narrow: layers × hidden in one column and `attn` for attention, so that it fits 80 columns."""
+    shape = ("layers ×\nhidden",) if narrow else ("layers", "hidden")
+    cols = ("name", "params", "active", "active w/o\nembedding", *shape, "attn" if narrow else "attention", "KV/token\nbf16", "context")
+    t = table(*cols, right=tuple(c for c in cols if c not in ("name", "attn", "attention")),
+              title="Models (`roofline show NAME` for shapes; * the convention of the published active count"
+                    + ("; attn: attention)" if narrow else ")"))
     for r in rows:
-        t.add_row(r["name"], fmt_count(r["total_params"]), fmt_count(r["active_params"]), str(r["layers"]),
-                  str(r["hidden_size"]), r["attention"], fmt_bytes(r["kv_bytes_per_token_bf16"]),
-                  _context(r["max_position_embeddings"]))
-    console().print(t)
+        # * marks the figure the model's published active count uses
+        star = {"with_embedding": ("*", ""), "without_embedding": ("", "*")}.get(r.get("published_active_convention"), ("", ""))
+        dims = (f"{r['layers']} × {r['hidden_size']}",) if narrow else (str(r["layers"]), str(r["hidden_size"]))
+        t.add_row(r["name"], fmt_count(r["total_params"]), fmt_count(r["active_params"]) + star[0],
+                  fmt_count(r["active_params_excluding_embedding"]) + star[1], *dims, r["attention"],
+                  fmt_bytes(r["kv_bytes_per_token_bf16"]), _context(r["max_position_embeddings"]))
+    return t
+
+
+def models_table(rows: list[dict]) -> None:
+    con = console()
+    wide = _models(rows, narrow=False)
+    con.print(wide if fits(con, wide) else _models(rows, narrow=True))
 
 
 def key_values(title: str, rows: list[tuple[str, str]]) -> None:
