@@ -23,7 +23,8 @@ def table(*columns: str, right: tuple[str, ...] = (), title: str | None = None, 
     t = Table(box=box.SIMPLE_HEAD if header else None, show_header=header, pad_edge=False, padding=(0, 1),
               title=title, title_justify="left", collapse_padding=header)
     for col in columns:
-        t.add_column(col, justify="right" if col in right else "left")
+        # fold, never "…": should a word still not fit, it breaks across lines with every character kept
+        t.add_column(col, justify="right" if col in right else "left", overflow="fold")
     return t
 
 

@@ -189,13 +189,18 @@ def _tflops(x: float | None) -> str:
     return f"{x / 1e12:,.0f}" if x else "-"
 
 
+def _memory(g) -> str:
+    """The capacity as the datasheet states it ("80 GB"); `roofline show` has the exact bytes."""
+    return getattr(g, "memory_label", "") or fmt_bytes(g.memory_bytes)
+
+
 def _gpus_wide(gpus):
     t = table("name", "aliases", "memory", "bandwidth", "bf16", "fp8", "fp4", "ridge bf16", "link",
               right=("memory", "bandwidth", "bf16", "fp8", "fp4", "ridge bf16"),
               title="GPUs: dense peaks in TFLOP/s, ridge in FLOP/B (`roofline show NAME` for details)")
     for g in gpus:
         half = g.peak_flops.get("bf16") or g.peak_flops.get("fp16")
-        t.add_row(g.name, ", ".join(g.aliases[:3]), fmt_bytes(g.memory_bytes), fmt_bw(g.memory_bandwidth), _tflops(half),
+        t.add_row(g.name, ", ".join(g.aliases[:3]), _memory(g), fmt_bw(g.memory_bandwidth), _tflops(half),
                   _tflops(g.peak_flops.get("fp8")), _tflops(g.peak_flops.get("fp4")),
                   f"{half / g.memory_bandwidth:.0f}" if half else "-", g.scale_up_link or g.host_link)
     return t
@@ -209,7 +214,7 @@ def _gpus_stacked(gpus):
     for g in gpus:
         half = g.peak_flops.get("bf16") or g.peak_flops.get("fp16")
         extra = ", ".join(g.aliases[:3]) + ("; " if g.aliases else "") + (g.scale_up_link or g.host_link)
-        t.add_row(f"[bold]{g.name}[/bold]\n[dim]  {escape(extra)}[/dim]", fmt_bytes(g.memory_bytes), fmt_bw(g.memory_bandwidth),
+        t.add_row(f"[bold]{g.name}[/bold]\n[dim]  {escape(extra)}[/dim]", _memory(g), fmt_bw(g.memory_bandwidth),
                   _tflops(half), _tflops(g.peak_flops.get("fp8")), _tflops(g.peak_flops.get("fp4")),
                   f"{half / g.memory_bandwidth:.0f}" if half else "-")
     return t
