@@ -190,14 +190,16 @@ def _tflops(x: float | None) -> str:
 
 
 def _memory(g) -> str:
-    """The capacity as the datasheet states it ("80 GB"); `roofline show` has the exact bytes."""
-    return getattr(g, "memory_label", "") or fmt_bytes(g.memory_bytes)
+    """The capacity as the driver reports it, the datasheet's label beside it: "85.9 GB (80 GB)"."""
+    label = getattr(g, "memory_label", "")
+    return fmt_bytes(g.memory_bytes) + (f" ({label})" if label else "")
 
 
 def _gpus_wide(gpus):
     t = table("name", "aliases", "memory", "bandwidth", "bf16", "fp8", "fp4", "ridge bf16", "link",
               right=("memory", "bandwidth", "bf16", "fp8", "fp4", "ridge bf16"),
-              title="GPUs: dense peaks in TFLOP/s, ridge in FLOP/B (`roofline show NAME` for details)")
+              title="GPUs: memory as the driver reports it (datasheet label); dense peaks in TFLOP/s; ridge in FLOP/B; "
+                    "`roofline show NAME` for details")
     for g in gpus:
         half = g.peak_flops.get("bf16") or g.peak_flops.get("fp16")
         t.add_row(g.name, ", ".join(g.aliases[:3]), _memory(g), fmt_bw(g.memory_bandwidth), _tflops(half),
@@ -210,7 +212,8 @@ def _gpus_stacked(gpus):
     """Aliases and link under each name, so that the numbers keep their own columns at 80 columns."""
     t = table("name (aliases; link)", "memory", "bandwidth", "bf16", "fp8", "fp4", "ridge",
               right=("memory", "bandwidth", "bf16", "fp8", "fp4", "ridge"),
-              title="GPUs: dense peaks in TFLOP/s, ridge (bf16) in FLOP/B; `roofline show NAME` for details")
+              title="GPUs: memory as the driver reports it (datasheet label); dense peaks in TFLOP/s; ridge (bf16) in "
+                    "FLOP/B; `roofline show NAME` for details")
     for g in gpus:
         half = g.peak_flops.get("bf16") or g.peak_flops.get("fp16")
         extra = ", ".join(g.aliases[:3]) + ("; " if g.aliases else "") + (g.scale_up_link or g.host_link)

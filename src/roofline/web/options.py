@@ -1,13 +1,14 @@
-"""GET /api/options: the estimate's options with their defaults, meaning, unit and choices.
+"""GET /api/options: the options of a command with their default, meaning, unit, type and choices.
 
 The page builds its controls and defaults from this answer, so the CLI, the API and the page share
-one declaration. For now the names, types and defaults come from the web request model's JSON
-schema (`schemas.EstimateRequest`), the meaning from the CLI option of the same name (else the schema),
-and units and choices from the tables below; the core's typed scenario will carry all four.
+one declaration (roofline.Scenario, from which the web request models are derived). Names, types,
+defaults, meanings, units and flags come from the request model's JSON schema; the choices of the
+format and link options from the catalogs (below), and a unit the schema lacks from UNITS.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 # Page-irrelevant fields: an inline config has its own control; the trace is the CLI's --explain.
@@ -70,9 +71,23 @@ def options(command: str = "estimate") -> dict:
         fields.append({
             "name": name,
             "default": prop.get("default"),
-            "help": helps.get(name) or prop.get("description") or "",  # the CLI's words first: the fuller ones
-            "unit": UNITS.get(name, ""),
+            "help": _help(prop) or helps.get(name, ""),
+            "unit": prop.get("unit") or _unit_in(prop.get("description", "")) or UNITS.get(name, ""),
             "type": _type(prop),
             "choices": prop.get("enum") or choices.get(name),
+            "flags": prop.get("flags", []),
         })
     return {"fields": fields}
+
+
+UNIT_NOTE = re.compile(r"\s*Unit: ([^.]+)\.\s*$")
+
+
+def _help(prop: dict) -> str:
+    """The description without its trailing "Unit: …." (the unit has its own key)."""
+    return UNIT_NOTE.sub("", prop.get("description", "") or "")
+
+
+def _unit_in(description: str) -> str:
+    m = UNIT_NOTE.search(description or "")
+    return m.group(1) if m else ""
