@@ -214,7 +214,7 @@ def test_planner_view(sync_playwright, server, tmp_path):
             assert "view=parallel" in page.url
             assert page.locator("#view-estimate").is_hidden()
             assert page.locator("[data-field=objective]").is_visible()  # the planner's own options
-            assert page.locator("[data-field=speculative_model]").is_hidden()  # not the planner's
+            assert page.locator("[data-field=tensor_parallel_size]").is_hidden()  # the planner tries every split itself
             screenshot(page, tmp_path, "web-planner.png")
             page.click("#tab-estimate")
             wait_rendered(page, 3)

@@ -54,7 +54,7 @@ def test_every_estimate_option_is_declared_with_a_meaning(client):
 def test_planner_options(client):
     opts = fields(client, "parallel")
     assert opts["objective"]["choices"] == ["throughput", "latency"] and opts["objective"]["default"] == "throughput"
-    assert opts["max_ttft"]["unit"] == "s" and opts["max_ttft"]["default"] is None
+    assert opts["max_ttft"]["unit"] == "seconds" and "Unit:" not in opts["max_ttft"]["help"] and opts["max_ttft"]["default"] is None
     assert "tensor_parallel_size" not in opts  # the planner tries every split itself
 
 

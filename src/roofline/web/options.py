@@ -54,7 +54,7 @@ def _type(prop: dict) -> str:
     return {"integer": "int", "number": "float", "boolean": "bool", "string": "string"}.get(kinds[0] if kinds else "", "string")
 
 
-UNITS.update({"max_ttft": "s", "max_tpot": "s"})
+UNITS.update({"max_ttft": "seconds", "max_tpot": "seconds"})
 
 
 @lru_cache(maxsize=3)
