@@ -66,6 +66,10 @@ class Case:
         return self.row["id"]
 
     @property
+    def source(self) -> str:
+        return source_of(self.row)
+
+    @property
     def metric(self) -> str:
         return self.row["metric"]
 
@@ -98,9 +102,9 @@ def _weights_without_embedding(e: Estimate) -> float:
     return e.memory.weights_bytes - m.vocab_size * m.hidden_size / e.parallel["tp"] * model_bytes
 
 
-def _kernel_case(row: dict, gpu: str) -> Case:
+def _kernel_case(row: dict, gpu: str, cap: float | None = None) -> Case:
     """DeepGEMM, FlashMLA, MAMF and bandwidth rows: one kernel on the roofs of the GPU file."""
-    g = get_gpu(gpu)
+    g = capped_gpu(gpu, cap) if cap else get_gpu(gpu)
     f = g.factors
     metric = row["metric"]
     text = row["model"]
@@ -129,18 +133,59 @@ def _kernel_case(row: dict, gpu: str) -> Case:
     return Case(row, direct=gemm, tags=("kernel",))
 
 
+# Serving rows (continuous batching under load) are predicted by the serving simulator, not by one
+# static estimate; their sources start with these words.
+SERVING_SOURCES = ("TensorRT-LLM perf-overview v0.17", "TensorRT-LLM perf-overview v0.14")
+# A measurement's source, for leave-one-source-out scoring: the first match of its `source` column.
+SOURCES = [("TensorRT-LLM perf docs v0.9.0", "trtllm-0.9"), ("gpt-fast", "gpt-fast"), ("calm", "calm"),
+           ("DeepGEMM", "deepgemm"), ("FlashMLA", "flashmla"), ("ml-engineering MAMF", "mamf")]
+
+
+def source_of(row: dict) -> str:
+    return next((key for start, key in SOURCES if row["source"].startswith(start)), row["source"])
+
+
+def power_cap_w(row: dict) -> float | None:
+    """A power limit the measurement ran under (gpt-fast: 'power-limited to 330W'): an input of the
+    measurement, not a property of the GPU."""
+    m = re.search(r"power-limited to (\d+) ?W", row["gpu"])
+    return float(m.group(1)) if m else None
+
+
+# Bandwidth gpt-fast measured on its power-capped A100s (row mb-080: ~1700 GB/s at 330 W); the rows
+# run under that cap are scored with it, and the A100's own memory efficiency stays uncapped.
+CAPPED_BANDWIDTH = {("a100-sxm-80gb", 330.0): 1700e9}
+
+
+def capped_gpu(name: str, cap_w: float):
+    """The GPU as it ran under a power cap: tensor and vector peaks scaled by cap / TDP (under a
+    binding cap the driver lowers the SM clock; linear in the cap is the conservative end, since
+    dynamic power falls faster than the clock), and the bandwidth measured at that cap where known."""
+    g = get_gpu(name)
+    scale = min(1.0, cap_w / g.tdp_watts) if g.tdp_watts else 1.0
+    peaks = {k: v * scale for k, v in g.peak_flops.items()}
+    upd = {}
+    if (name, cap_w) in CAPPED_BANDWIDTH:
+        me = CAPPED_BANDWIDTH[(name, cap_w)] / g.memory_bandwidth
+        upd["memory_efficiency"] = g.factors.memory_efficiency.model_copy(update={"value": me, "basis": "measured"})
+    return g.model_copy(update={"peak_flops": peaks, "factors": g.factors.model_copy(update=upd)})
+
+
 def case(row: dict) -> Case:
+    if row["source"].startswith(SERVING_SOURCES):
+        return Case(row, skip="serving row: predicted by the serving simulator, not a static estimate")
     gpu = _lookup(GPUS, row["gpu"])
     if gpu is None:
         return Case(row, skip=f"GPU '{row['gpu']}' not in the catalog")
+    cap = power_cap_w(row)
     if row["id"].startswith("mb-"):
-        return _kernel_case(row, gpu)
+        return _kernel_case(row, gpu, cap)
     model = _lookup(MODELS, row["model"])
     if model is None:
         return Case(row, skip=f"model '{row['model']}' not in the catalog")
     tp = _int(row["tp"], 1)
     wd, kvd = row["weight_dtype"], row["kv_dtype"]
-    kw: dict = dict(model=model, gpu=gpu, tp=tp)
+    kw: dict = dict(model=model, gpu=capped_gpu(gpu, cap) if cap else gpu, tp=tp)
     tags = ["tp>1" if tp > 1 else "tp=1"]
     if wd.startswith("fp8") and row["act_dtype"].startswith("fp8"):  # TensorRT-LLM FP8: weights, activations, KV
         kw.update(weight_dtype="fp8", activation_dtype="fp8", kv_cache_dtype="fp8")
