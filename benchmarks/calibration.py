@@ -80,7 +80,11 @@ class Case:
     def predict(self, ideal: bool = False) -> float:
         if self.direct is not None:
             return self.direct()
-        return self.read(roofline.estimate(**self.kwargs, ideal=ideal))
+        kw = dict(self.kwargs)
+        cap = power_cap_w(self.row)
+        if cap:  # built now, from the GPU as the catalog holds it at this moment (the fit patches it)
+            kw["gpu"] = capped_gpu(kw["gpu"], cap)
+        return self.read(roofline.estimate(**kw, ideal=ideal))
 
 
 def _lookup(table: list[tuple[str, str]], text: str) -> str | None:
@@ -104,19 +108,21 @@ def _weights_without_embedding(e: Estimate) -> float:
 
 def _kernel_case(row: dict, gpu: str, cap: float | None = None) -> Case:
     """DeepGEMM, FlashMLA, MAMF and bandwidth rows: one kernel on the roofs of the GPU file."""
-    g = capped_gpu(gpu, cap) if cap else get_gpu(gpu)
-    f = g.factors
+
+    def g():  # looked up at prediction time: the fit patches the catalog between predictions
+        return capped_gpu(gpu, cap) if cap else get_gpu(gpu)
+
     metric = row["metric"]
     text = row["model"]
     if metric == "matmul_tflops_mamf":
         dt = "fp8" if "fp8" in row["weight_dtype"] else "bf16"
-        return Case(row, direct=lambda: g.peak(dt) * f.matmul_efficiency.for_dtype(dt) / 1e12, tags=("kernel", "anchor"))
+        return Case(row, direct=lambda: g().peak(dt) * g().factors.matmul_efficiency.for_dtype(dt) / 1e12, tags=("kernel", "anchor"))
     if metric == "achievable_mem_bw":
-        return Case(row, direct=lambda: g.memory_bandwidth * f.memory_efficiency.value / 1e9, tags=("kernel", "anchor"))
+        return Case(row, direct=lambda: g().memory_bandwidth * g().factors.memory_efficiency.value / 1e9, tags=("kernel", "anchor"))
     if metric.startswith("attn_kernel"):
         if metric.endswith("mem_bw"):  # the H800 memory_efficiency is this measurement
-            return Case(row, direct=lambda: g.memory_bandwidth * f.memory_efficiency.value / 1e9, tags=("kernel", "anchor"))
-        return Case(row, direct=lambda: g.peak("bf16") * f.matmul_efficiency.for_dtype("bf16") / 1e12, tags=("kernel",))
+            return Case(row, direct=lambda: g().memory_bandwidth * g().factors.memory_efficiency.value / 1e9, tags=("kernel", "anchor"))
+        return Case(row, direct=lambda: g().peak("bf16") * g().factors.matmul_efficiency.for_dtype("bf16") / 1e12, tags=("kernel",))
     dims = dict(re.findall(r"(M/group|M|N|K|groups)=(\d+)", text))
     M = int(dims.get("M", dims.get("M/group", 0)))
     N, K, G = int(dims["N"]), int(dims["K"]), int(dims.get("groups", 1))
@@ -124,9 +130,10 @@ def _kernel_case(row: dict, gpu: str, cap: float | None = None) -> Case:
     def gemm() -> float:
         # one fp8 GEMM kernel (grouped: G weight matrices, M rows each) timed by the same roofs as any
         # model operator; bytes as DeepGEMM counts them
-        prec = resolve_precision(g, weight_dtype="fp8")
+        spec = g()
+        prec = resolve_precision(spec, weight_dtype="fp8")
         op = gemm_op("gemm", M * G, K, N, wb=1.0, ib=1.0, ob=2.0, count=1, group="", trace=False, weights_read=G * K * N)
-        t = float(time_op(op, roofs(g, prec, Parallel()), Parallel()).total)
+        t = float(time_op(op, roofs(spec, prec, Parallel()), Parallel()).total)
         flops, nbytes = 2.0 * M * N * K * G, (M * K + K * N + 2 * M * N) * G
         return flops / t / 1e12 if metric == "gemm_tflops" else nbytes / t / 1e9
 
@@ -185,7 +192,7 @@ def case(row: dict) -> Case:
         return Case(row, skip=f"model '{row['model']}' not in the catalog")
     tp = _int(row["tp"], 1)
     wd, kvd = row["weight_dtype"], row["kv_dtype"]
-    kw: dict = dict(model=model, gpu=capped_gpu(gpu, cap) if cap else gpu, tp=tp)
+    kw: dict = dict(model=model, gpu=gpu, tp=tp)
     tags = ["tp>1" if tp > 1 else "tp=1"]
     if wd.startswith("fp8") and row["act_dtype"].startswith("fp8"):  # TensorRT-LLM FP8: weights, activations, KV
         kw.update(weight_dtype="fp8", activation_dtype="fp8", kv_cache_dtype="fp8")

@@ -86,18 +86,14 @@ def quantile(qs: list[float], levels: list[float], p: float) -> float:
     raise RooflineError(f"no stored quantile at {p}")
 
 
-def interval(metric: str, value: float, situation: dict, level: float = 0.8, cells: dict | None = None) -> dict | None:
-    """The `level` interval around an estimated figure, or None where no measurement backs one.
-
-    metric: `ttft_s`, `tpot_s`, `e2e_latency_s` or `output_tokens_per_s`; situation: from
-    `situation_of`, or a dict with `gpus` ('1'/'several'), `link` ('nvlink'/'pcie'/'network'),
-    `quantized` ('quantized'/'16-bit'), `batch`, and optionally `regime` (e.g. 'online serving')."""
+def bounds(metric: str, situation: dict, level: float = 0.8, cells: dict | None = None) -> dict | None:
+    """Multipliers of an estimated figure that give its `level` interval: low = value × low_factor,
+    high = value × high_factor (vectorizable: the same for every value of one regime and situation);
+    None where no measurement backs one."""
     if metric not in FIGURES:
         raise RooflineError(f"no interval for {metric!r}: one of {', '.join(FIGURES)}")
     if level not in LEVELS:
         raise RooflineError(f"interval level must be one of {', '.join(map(str, LEVELS))}, got {level!r}")
-    if value is None or not math.isfinite(value) or value <= 0:
-        return None
     data = cells if cells is not None else _data()
     regime = situation.get("regime") or figure_regime(metric, int(situation.get("batch", 1)))
     key = next((k for k in cell_keys(regime, situation) if k in data["cells"]), None)
@@ -105,10 +101,23 @@ def interval(metric: str, value: float, situation: dict, level: float = 0.8, cel
         return None
     cell, levels = data["cells"][key], data["levels"]
     q_lo, q_hi = quantile(cell["quantiles"], levels, (1 - level) / 2), quantile(cell["quantiles"], levels, (1 + level) / 2)
-    lo, hi = value * math.exp(-q_hi), value * math.exp(-q_lo)  # measured time = estimate · e^(−r)
+    lo, hi = math.exp(-q_hi), math.exp(-q_lo)  # measured time = estimate · e^(−r)
     if not FIGURES[metric]:
-        lo, hi = value * math.exp(q_lo), value * math.exp(q_hi)  # a rate: the reciprocal
-    return {"low": lo, "high": hi, "level": level, "regime": regime, "basis": key, "rows": cell["rows"]}
+        lo, hi = math.exp(q_lo), math.exp(q_hi)  # a rate: the reciprocal
+    return {"low_factor": lo, "high_factor": hi, "level": level, "regime": regime, "basis": key, "rows": cell["rows"]}
+
+
+def interval(metric: str, value: float, situation: dict, level: float = 0.8, cells: dict | None = None) -> dict | None:
+    """The `level` interval around an estimated figure, or None where no measurement backs one.
+
+    metric: `ttft_s`, `tpot_s`, `e2e_latency_s` or `output_tokens_per_s`; situation: from
+    `situation_of`, or a dict with `gpus` ('1'/'several'), `link` ('nvlink'/'pcie'/'network'),
+    `quantized` ('quantized'/'16-bit'), `batch`, and optionally `regime` (e.g. 'online serving')."""
+    b = bounds(metric, situation, level, cells)
+    if b is None or value is None or not math.isfinite(value) or value <= 0:
+        return None
+    return {"low": value * b["low_factor"], "high": value * b["high_factor"], "level": level,
+            "regime": b["regime"], "basis": b["basis"], "rows": b["rows"]}
 
 
 def ranges(est, level: float = 0.8) -> dict[str, dict | None]:
