@@ -10,7 +10,7 @@ from .evidence_opts import DeviceOpt, JsonOpt
 
 
 def register(app: typer.Typer) -> None:
-    @app.command(help="Measure the local GPU (needs `pip install 'roofline[gpu]'`): HBM bandwidth, matmul FLOP/s per "
+    @app.command(help="Measure the local GPU (needs PyTorch: the `gpu` extra): HBM bandwidth, matmul FLOP/s per "
                       "dtype, attention efficiency, kernel-launch overhead with and without CUDA graphs, all-reduce "
                       "across the visible GPUs; write a calibration profile.")
     def calibrate(

@@ -11,7 +11,7 @@ from .evidence_opts import MODEL_HELP, DeviceOpt, JsonOpt, LevelOpt, fmt_pct
 
 def register(app: typer.Typer) -> None:
     @app.command(help="Time TTFT and time per output token of a decoder with random weights built from MODEL's "
-                      "config in plain PyTorch (needs `pip install 'roofline[gpu]'`; CUDA graphs for decode).")
+                      "config in plain PyTorch (needs PyTorch: the `gpu` extra; CUDA graphs for decode).")
     def measure(
         model: Annotated[str, typer.Argument(help=MODEL_HELP + " Dense decoders only.")],
         batch_size: Annotated[int, typer.Option("--batch-size", "-b", help="Sequences decoded together.")] = 1,
