@@ -25,9 +25,11 @@ from . import catalog_cmd, estimate_cmd, formulas_cmd, parallel_cmd, plot_cmd, r
 
 for module in (estimate_cmd, parallel_cmd, catalog_cmd, formulas_cmd, plot_cmd, report_cmd, web_cmd):
     module.register(app)
-from . import analyze_cmd, calibrate_cmd, measure_cmd, validate_cmd  # noqa: E402  (evidence: your own runs and GPU)
-for module in (analyze_cmd, validate_cmd, calibrate_cmd, measure_cmd):
-    module.register(app)
+from . import simulate_cmd; simulate_cmd.register(app)  # noqa: E402,E702
+from . import analyze_cmd; analyze_cmd.register(app)  # noqa: E402,E702
+from . import validate_cmd; validate_cmd.register(app)  # noqa: E402,E702
+from . import calibrate_cmd; calibrate_cmd.register(app)  # noqa: E402,E702
+from . import measure_cmd; measure_cmd.register(app)  # noqa: E402,E702
 
 
 def _fail(message: str) -> None:
