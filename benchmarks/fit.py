@@ -33,10 +33,11 @@ import numpy as np
 from scipy.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).parent))
+import calibration  # noqa: E402
 from calibration import load_cases, score, summary  # noqa: E402
 
-import roofline.estimates.timing as timing  # noqa: E402
 from roofline.catalog import gpus as gpu_catalog  # noqa: E402
+from roofline.catalog.factors import default_profile  # noqa: E402
 from roofline.specs.hardware import Factor  # noqa: E402
 
 DATA = Path(__file__).parents[1] / "src" / "roofline" / "data"
@@ -66,13 +67,11 @@ def fit_rows(cases, with_kernels: bool = False):
 
 
 def apply(p: dict[str, float]) -> None:
-    """Install the fitted and fixed values in the loaded catalogs (in memory only)."""
-    from roofline.catalog.factors import all_factors
-
-    patched = dict(all_factors())
-    for k in (*GLOBAL, *FIXED):
-        patched[k] = Factor(value={**FIXED, **p}[k], basis="fitted", source="fit", fitted_on="")
-    timing.factor = lambda name: patched[name]
+    """Install the fitted and fixed values: global ones as the calibration profile every prediction
+    runs with, the kernel overhead in every loaded GPU spec (in memory only)."""
+    values = {**FIXED, **p}
+    overrides = {k: Factor(value=values[k], basis="fitted", source="fit", fitted_on="") for k in (*GLOBAL, *FIXED)}
+    calibration.PROFILE = default_profile().with_overrides("fit", overrides)
     gpus = gpu_catalog._load_all()
     for name, g in list(gpus.items()):
         ko = g.factors.kernel_overhead_s.model_copy(update={"value": p["kernel_overhead_s"]})

@@ -195,6 +195,11 @@ def test_calibrate_on_the_cpu_writes_a_profile(capsys, tmp_path):
     assert "fp8" in p["measured"]["matmul_skipped"] and p["measured"]["matmul_flops"]["fp32"] > 0
     assert p["measured"]["kernel_launch_graph_s"] is None if "kernel_launch_graph_s" in p["measured"] else True
     assert "kernel_overhead_s" not in p["gpu_factors"]  # no CUDA graphs on a CPU: not written
+    from roofline.evidence.profile import to_profile
+
+    prof = to_profile(str(out))
+    assert prof.gpu_factors["l4"]["memory_efficiency"].value == pytest.approx(bw / 300e9)
+    assert prof["gemm_shape_efficiency"].value > 0  # the rest of the default profile is kept
     g = apply_to_gpu(roofline.get_gpu("l4"), p)
     assert g.factors.memory_efficiency.value == pytest.approx(bw / 300e9) and g.factors.memory_efficiency.basis == "measured"
 

@@ -9,7 +9,8 @@ A profile is TOML:
   [eager_kernel_overhead_s]
                   global factors with the keys of data/factors.toml
 Factors are written only when the device matches a catalog GPU (its datasheet is the denominator).
-`read_profile` validates a file; `apply_to_gpu` gives a GPU spec with the profile's factors.
+`read_profile` validates a file; `to_profile` makes it the estimator's calibration Profile;
+`apply_to_gpu` gives a GPU spec with the profile's factors.
 """
 
 from __future__ import annotations
@@ -135,6 +136,18 @@ def read_profile(path: str) -> dict:
             raise
         raise RooflineError(f"{path}: bad factor ({str(e).splitlines()[0]})") from None
     return out
+
+
+def to_profile(path: str):
+    """The file as the estimator's calibration Profile: the default global factors overridden by the
+    file's, and the file's GPU factors under its catalog GPU (`Profile.gpu_factors`)."""
+    from ..catalog.factors import default_profile
+
+    p = read_profile(path)
+    base = default_profile().with_overrides(str(path), p["factors"])
+    gpu = p["device"].get("catalog_gpu")
+    per_gpu = {gpu: dict(p["gpu_factors"])} if gpu and p["gpu_factors"] else {}
+    return type(base)(base.factors, base.name, base.source, {**base.gpu_factors, **per_gpu})
 
 
 def apply_to_gpu(gpu: GPU, profile: dict) -> GPU:

@@ -66,9 +66,11 @@ def situation_of(est) -> dict:
 
 
 def cell_keys(regime: str, situation: dict) -> list[str]:
-    """Most specific first; the first cell the data file holds is used."""
+    """Most specific first; the first cell the data file holds is used. The last two pool every
+    regime's residuals (of this GPU count, then of all): a regime measured by one source only
+    borrows the spread of all sources rather than that one source's."""
     g, link, q = situation.get("gpus", "1"), situation.get("link", ""), situation.get("quantized", "16-bit")
-    keys = [f"{regime}|{g}|{link}|{q}", f"{regime}|{g}|{link}", f"{regime}|{g}", regime]
+    keys = [f"{regime}|{g}|{link}|{q}", f"{regime}|{g}|{link}", f"{regime}|{g}", regime, f"all|{g}", "all"]
     return list(dict.fromkeys(keys))
 
 
