@@ -64,7 +64,11 @@ def estimate(e: Estimate) -> None:
                   f"{sp['expected_tokens_per_step']:.3g} tokens per {fmt_time(sp['step_s'])} step · "
                   f"{sp['speedup']:.2f}× vs {fmt_time(sp['time_per_token_without_s'])} per token without")
     cap = e.capacity
-    t.add_row("Capacity", f"largest batch {cap['max_batch_size']} at this context · longest context "
+    kv = e.kv_capacity
+    t.add_row("Engine KV cache", f"{fmt_bytes(kv.kv_capacity_bytes)} = {kv.kv_capacity_tokens:,} tokens under "
+              f"{kv.engine} {kv.engine_version.split()[0]} defaults · holds {kv.max_concurrency} concurrent requests "
+              f"of {kv.tokens_per_request:,} tokens (continuous batching)")
+    t.add_row("Capacity", f"largest static batch {cap['max_batch_size']} at this context · longest context "
               f"{cap['max_context_len']:,} tokens at this batch"
               + (f" (memory allows {cap['max_context_len_by_memory']:,})" if cap["max_context_len_by_memory"] > cap["max_context_len"] else "")
               + " · fewest GPUs "
@@ -125,13 +129,14 @@ def explain(e: Estimate) -> None:
 
 
 def gpus_table(gpus) -> None:
-    t = Table(box=box.SIMPLE_HEAD, title="GPUs (dense peaks; `roofline show NAME` for details)")
+    t = Table(box=box.SIMPLE_HEAD, title="GPUs (dense peaks; memory as the driver reports it, datasheet label in brackets; `roofline show NAME` for details)")
     for col in ("name", "aliases", "memory", "bandwidth", "bf16", "fp8", "fp4", "ridge bf16", "link"):
         t.add_column(col, justify="right" if col in ("memory", "bandwidth", "bf16", "fp8", "fp4", "ridge bf16") else "left")
     for g in gpus:
         pk = g.peak_flops
         half = pk.get("bf16") or pk.get("fp16")
-        t.add_row(g.name, ", ".join(g.aliases[:3]), fmt_bytes(g.memory_bytes), fmt_bw(g.memory_bandwidth),
+        label = f" ({g.memory_label})" if g.memory_label else ""
+        t.add_row(g.name, ", ".join(g.aliases[:3]), fmt_bytes(g.memory_bytes) + label, fmt_bw(g.memory_bandwidth),
                   fmt_rate(half) if half else "-", fmt_rate(pk["fp8"]) if "fp8" in pk else "-",
                   fmt_rate(pk["fp4"]) if "fp4" in pk else "-", f"{half / g.memory_bandwidth:.0f}" if half else "-",
                   g.scale_up_link or g.host_link)

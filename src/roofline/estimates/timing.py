@@ -284,28 +284,12 @@ def describe_roofs(gpu: GPU, prec: Precision, r: Roofs, ideal: bool) -> list[tup
     return out
 
 
-@dataclass(frozen=True)
-class _StackedAlgorithms:
-    """Each GPU's collective algorithms, evaluated one by one and stacked on the leading (GPU) axis
-    of a grid's (G, B, I, O) arrays."""
 
-    items: tuple
-
-    def time(self, kind: str, message: Num, group: int) -> np.ndarray:
-        msg = np.asarray(message, dtype=float)
-        msg = msg.reshape((1,) * (4 - msg.ndim) + msg.shape)
-        per_gpu = msg.shape[0] == len(self.items)  # the message itself may differ by GPU (formats)
-        rs = [np.asarray(a.time(kind, msg[i:i + 1] if per_gpu else msg, group), dtype=float)
-              for i, a in enumerate(self.items)]
-        return np.concatenate(np.broadcast_arrays(*rs), axis=0)
-
-
-def stack_links(links: list[CommLink | None]) -> CommLink | None:
-    """One link for a grid over GPUs: bandwidth and latency shaped (G, 1, 1, 1), and each GPU's own
-    collective algorithms kept (the hook estimates/grid.py's `_stack_links` should call)."""
-    if any(link is None for link in links):
-        return None
-    algos = [link.algorithms for link in links]
-    return CommLink("per GPU", np.asarray([l.bandwidth for l in links], dtype=float).reshape(-1, 1, 1, 1),
-                    np.asarray([l.latency for l in links], dtype=float).reshape(-1, 1, 1, 1),
-                    algorithms=None if any(a is None for a in algos) else _StackedAlgorithms(tuple(algos)))
+def describe_limit(st: StepTime) -> tuple[str, str, str]:
+    """(formula, substituted, result) of a step's fused limit and its per-operator sum, for the
+    explain trace of an ideal estimate (estimates/working.py uses it in place of "Σ op time × count")."""
+    c, m, k = (float(np.max(x)) for x in (st.limit_compute_time, st.limit_memory_time, st.limit_comm_time))
+    return ("limit = max(Σ tensor FLOPs / peak per format, Σ vector FLOPs / vector rate, Σ bytes / bandwidth, "
+            "Σ collective time); per-operator sum kept beside it",
+            f"max({fmt_time(c)}, {fmt_time(m)}, {fmt_time(k)}); Σ op time × count = {fmt_time(float(np.max(st.op_sum_time)))}",
+            fmt_time(float(np.max(st.limit_time))))

@@ -22,9 +22,10 @@ from ..estimates.result import clean
 from .api import router
 from .docs_page import render_docs
 from .limits import MAX_BODY_BYTES, BodyLimit
+from .serving_api import router as serving_router
 
 STATIC = resources.files("roofline") / "web" / "static"
-PAGE_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
+PAGE_FILES = {"app.js": "text/javascript", "serving.js": "text/javascript", "style.css": "text/css"}
 
 
 class CleanJSONResponse(JSONResponse):
@@ -57,6 +58,7 @@ def create_app(max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
         redoc_url=None,
     )
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.include_router(serving_router)  # first: its /api/plot/serving precedes /api/plot/{kind}
     app.include_router(router)
 
     @app.exception_handler(RooflineError)
