@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from ..catalog import get_gpu, get_model
@@ -83,7 +82,7 @@ def measure(model: str, device_arg: str, *, batch_size: int = 1, input_len: int 
         raise RooflineError(f"{m.name} at batch {batch_size} × {input_len + output_len} tokens does not fit in this GPU's memory") from None
     tpot = t["tpot_s"] or 0.0
     e2e = t["ttft_s"] + (output_len - 1) * tpot
-    result = {"model": m.name, "device": device_name(device), "dtype": dt_name, "batch_size": batch_size,
+    result = {"model": m.name, "model_query": model, "device": device_name(device), "dtype": dt_name, "batch_size": batch_size,
               "input_len": input_len, "output_len": output_len, "cuda_graphs": graphs, "reps": reps,
               "ttft_s": t["ttft_s"], "tpot_s": t["tpot_s"], "e2e_latency_s": e2e,
               "output_tokens_per_s": batch_size * output_len / e2e, "software": software(device), "estimate": None}
@@ -118,11 +117,13 @@ def append_csv(path: str, r: dict, gpu: str | None) -> None:
     if new:
         lines.append("id,model,gpu,metric,value,batch_size,input_len,output_len,dtype")
     sw = ", ".join(f"{k} {v}" for k, v in r["software"].items())
-    lines.append(f"# {' '.join(['roofline', *sys.argv[1:]])} | {r['device']} | {sw} | CUDA graphs {r['cuda_graphs']}")
+    cmd = (f"roofline measure {r['model_query']} -b {r['batch_size']} --input-len {r['input_len']} --output-len "
+           f"{r['output_len']} --dtype {r['dtype']} --reps {r['reps']}{'' if r['cuda_graphs'] else ' --no-cuda-graphs'}")
+    lines.append(f"# {cmd} | {r['device']} | {sw} | CUDA graphs {r['cuda_graphs']}")
     tag = f"{r['model']}-b{r['batch_size']}-i{r['input_len']}-o{r['output_len']}-{r['dtype']}"
     for k in ("ttft_s", "tpot_s"):
         if r[k] is not None:
-            lines.append(f"{tag}-{k.split('_')[0]},{r['model']},{target},{k},{r[k]:.6g},{r['batch_size']},"
+            lines.append(f"{tag}-{k.split('_')[0]},{r['model_query']},{target},{k},{r[k]:.6g},{r['batch_size']},"
                          f"{r['input_len']},{r['output_len']},{r['dtype']}")
     with open(p, "a") as f:
         f.write("\n".join(lines) + "\n")
