@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 from ..catalog import get_gpu, get_model
@@ -121,9 +123,12 @@ def append_csv(path: str, r: dict, gpu: str | None) -> None:
            f"{r['output_len']} --dtype {r['dtype']} --reps {r['reps']}{'' if r['cuda_graphs'] else ' --no-cuda-graphs'}")
     lines.append(f"# {cmd} | {r['device']} | {sw} | CUDA graphs {r['cuda_graphs']}")
     tag = f"{r['model']}-b{r['batch_size']}-i{r['input_len']}-o{r['output_len']}-{r['dtype']}"
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")  # quotes a model path with a comma
     for k in ("ttft_s", "tpot_s"):
         if r[k] is not None:
-            lines.append(f"{tag}-{k.split('_')[0]},{r['model_query']},{target},{k},{r[k]:.6g},{r['batch_size']},"
-                         f"{r['input_len']},{r['output_len']},{r['dtype']}")
+            w.writerow([f"{tag}-{k.split('_')[0]}", r["model_query"], target, k, f"{r[k]:.6g}", r["batch_size"],
+                        r["input_len"], r["output_len"], r["dtype"]])
+    lines.append(buf.getvalue().rstrip("\n"))
     with open(p, "a") as f:
         f.write("\n".join(lines) + "\n")
