@@ -25,7 +25,8 @@ from .limits import MAX_BODY_BYTES, BodyLimit
 from .serving_api import router as serving_router
 
 STATIC = resources.files("roofline") / "web" / "static"
-PAGE_FILES = {"app.js": "text/javascript", "serving.js": "text/javascript", "style.css": "text/css"}
+PAGE_FILES = {"app.js": "text/javascript", "views.js": "text/javascript", "serving.js": "text/javascript",
+              "style.css": "text/css"}
 
 
 class CleanJSONResponse(JSONResponse):
