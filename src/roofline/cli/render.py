@@ -10,9 +10,18 @@ from rich.table import Table
 from ..estimates.result import Estimate
 from ..units import fmt_bw, fmt_bytes, fmt_flops, fmt_num, fmt_rate, fmt_time
 
-console = Console(highlight=False)
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """rich exits 1 on a closed pipe; `roofline ... | head` is a normal use, so let the entry
+        point end it quietly with status 0."""
+        raise BrokenPipeError
+
+
+console = _Console(highlight=False)
 if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
-    console = Console(highlight=False, width=160)
+    console = _Console(highlight=False, width=160)
 
 
 def _fit(e: Estimate) -> str:
