@@ -30,7 +30,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"warning: listening on {host}: anyone who can reach this address can use the calculator", err=True)
         shown = f"[{host}]" if ":" in host else host
         typer.echo(f"roofline web: http://{shown}:{port}/  (API docs: http://{shown}:{port}/docs; Ctrl-C stops)")
-        uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+        # on localhost, answer only requests addressed to localhost: DNS rebinding sends a foreign Host
+        allowed = (*LOOPBACK, host) if host in LOOPBACK else None
+        uvicorn.run(create_app(allowed_hosts=allowed), host=host, port=port, log_level="warning")
 
 
 def _check_free(host: str, port: int) -> None:
