@@ -14,8 +14,8 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, Response
 
 from ..errors import RooflineError
-from ..estimates.result import clean
 from .guards import HEAVY
+from .responses import CleanJSONResponse
 from .limits import MAX_GPUS, MAX_LIST, MAX_SPLIT, TooLarge, limits
 from .schemas import EstimateRequest, ParallelRequest, PlotRequest, Workload
 
@@ -193,14 +193,14 @@ async def parallel(req: ParallelRequest) -> dict:
     return await HEAVY.run(_parallel, req)
 
 
-def _parallel(req: ParallelRequest) -> dict:
+def _parallel(req: ParallelRequest) -> CleanJSONResponse:
     from ..catalog import resolve_gpu
     from ..estimates.parallel_plan import plan
 
     p = plan(model_of(req), _not_found(resolve_gpu, req.gpu), num_gpus=req.num_gpus, objective=req.objective,
              max_ttft=req.max_ttft, max_tpot=req.max_tpot, allow_ep=not req.no_expert_parallel,
              gpus_per_node=req.gpus_per_node, inter_node_link=req.inter_node_link, **req.job_options())
-    return p.to_dict()
+    return CleanJSONResponse(p.to_dict())  # serialized here, in the worker thread
 
 
 def _chart_options(kind: str, req: PlotRequest) -> dict:
@@ -245,7 +245,8 @@ def _plot(kind: str, req: PlotRequest) -> Any:
 
     chart = build(kind, inputs_of(req), **_chart_options(kind, req))
     if req.format == "json":
-        return {"kind": kind, "title": chart.title, "data": clean(chart.to_dict()), "figure": clean(chart.plotly())}
+        # serialized here, in the worker thread, not on the event loop
+        return CleanJSONResponse({"kind": kind, "title": chart.title, "data": chart.to_dict(), "figure": chart.plotly()})
     import io
 
     buffer = io.BytesIO()
@@ -259,4 +260,4 @@ def _plot(kind: str, req: PlotRequest) -> Any:
 async def report(req: Workload) -> HTMLResponse:
     from ..report import render_report
 
-    return HTMLResponse(await HEAVY.run(lambda: render_report(inputs_of(req))))
+    return await HEAVY.run(lambda: HTMLResponse(render_report(inputs_of(req))))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
-from typing import Any, Iterable
+from typing import Iterable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,21 +19,14 @@ from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..errors import RooflineError
-from ..estimates.result import clean
 from .api import router
 from .docs_page import render_docs
 from .guards import LOCAL_HOSTS, CatchAll, HostCheck, StrictJSON
+from .responses import CleanJSONResponse
 from .limits import MAX_BODY_BYTES, BodyLimit
 
 STATIC = resources.files("roofline") / "web" / "static"
 PAGE_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
-
-
-class CleanJSONResponse(JSONResponse):
-    """JSON with non-finite floats as null, and a refusal (not a silent NaN) if any slip through."""
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(clean(content), allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:

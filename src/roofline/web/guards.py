@@ -134,7 +134,7 @@ class HeavyGate:
     its work may take `run_s`. Past either, 503. A thread cannot be stopped, so work that overruns
     finishes in the background and keeps its slot until then: the slots bound the load either way."""
 
-    def __init__(self, slots: int = 2, wait_s: float = 10.0, run_s: float = 30.0):
+    def __init__(self, slots: int = 1, wait_s: float = 10.0, run_s: float = 30.0):
         self.slots, self.wait_s, self.run_s = slots, wait_s, run_s
         self._free = threading.BoundedSemaphore(slots)
 
@@ -142,8 +142,8 @@ class HeavyGate:
         deadline = time.monotonic() + self.wait_s
         while not self._free.acquire(blocking=False):  # polled: the gate works under any event loop
             if time.monotonic() > deadline:
-                raise Busy(f"the server is busy with {self.slots} charts, reports or split searches; "
-                           f"try again in a few seconds")
+                raise Busy(f"the server is busy with other charts, reports or split searches "
+                           f"({self.slots} at a time); try again in a few seconds")
             await anyio.sleep(0.02)
 
         def guarded():
@@ -159,4 +159,7 @@ class HeavyGate:
             raise Busy(f"the request took longer than {self.run_s:g} s; ask for fewer points, GPUs or settings") from None
 
 
-HEAVY = HeavyGate()
+# One heavy computation per server process: Python runs one thread's bytecode at a time, so a second
+# heavy thread adds little throughput and doubles the wait of every cheap request. More workers
+# (`uvicorn --workers N`, README) are how a server uses more cores.
+HEAVY = HeavyGate(slots=1)
