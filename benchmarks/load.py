@@ -33,6 +33,7 @@ from pathlib import Path
 HOST = "127.0.0.1"  # the benchmark only ever talks to a server it started on this machine
 MAX_REQUESTS = 20_000
 MAX_CLIENTS = 200
+MODES = ("mixed", "configs", "heavy")
 LLAMA = json.loads((resources.files("roofline") / "data" / "models" / "llama-2-7b.json").read_text())
 
 
@@ -234,14 +235,16 @@ def heavy_mode(server: Server, before: int, heavy_clients: int = 8, cheap: int =
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("modes", nargs="*", choices=["mixed", "configs", "heavy"], default=[])
+    ap.add_argument("modes", nargs="*", metavar="MODE", help="mixed, configs, heavy (default: all three)")
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--clients", type=int, default=50)
     args = ap.parse_args()
+    if any(m not in MODES for m in args.modes):
+        ap.error(f"modes are {', '.join(MODES)}")
     if not (1 <= args.requests <= MAX_REQUESTS and 1 <= args.clients <= MAX_CLIENTS):
         ap.error(f"--requests in 1..{MAX_REQUESTS:,}, --clients in 1..{MAX_CLIENTS}")
     print(f"roofline web on {HOST}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-    for mode in args.modes or ["mixed", "configs", "heavy"]:
+    for mode in args.modes or MODES:
         run_mode(mode, args.requests, args.clients)
     return 0
 
