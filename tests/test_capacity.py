@@ -18,11 +18,11 @@ def test_max_batch_is_the_boundary(input_len, output_len):
 
 
 def test_max_batch_by_hand():
-    # (80e9 − 13.48e9 weights − 0.5e9 overhead) / (2304 × 524,288 B KV + activations per sequence)
+    # (81,920 MiB = 85.9e9 B − 13.48e9 weights − 0.5e9 overhead) / (2304 × 524,288 B KV + activations per sequence)
     e = roofline.estimate("llama-2-7b", "a100", batch_size=1, input_len=2048, output_len=256)
     per_seq = e.memory.kv_cache_bytes + e.memory.activation_bytes
     assert e.memory.kv_cache_bytes == 2304 * 524_288
-    assert e.capacity["max_batch_size"] == int((80e9 - e.memory.weights_bytes - 0.5e9) // per_seq)
+    assert e.capacity["max_batch_size"] == int((81_920 * 2**20 - e.memory.weights_bytes - 0.5e9) // per_seq)
 
 
 @pytest.mark.parametrize("batch", [1, 16, 64])

@@ -33,7 +33,7 @@ def test_estimate_json_contract():
     assert out["comm"]["time_s"] == 0
     # per GPU, SI units; KV holds batch × (input + output) tokens
     assert out["memory"]["kv_cache_bytes"] == 1 * (1024 + 256) * 524_288
-    assert out["memory"]["capacity_bytes"] == 80e9
+    assert out["memory"]["capacity_bytes"] == 81_920 * 2**20  # nvidia-smi: A100-SXM4-80GB holds 81,920 MiB
 
 
 def test_json_equals_python_api():
@@ -118,7 +118,8 @@ def test_catalog_listings():
     m = next(x for x in models if x["name"] == "mixtral-8x7b")
     assert m["total_params"] == 46_702_792_704 and m["active_params"] == 12_879_925_248
     assert "mistralai/Mixtral-8x7B-v0.1" in m["aliases"]
-    assert "3,768× larger" in run("show", "a100").stdout
+    # 81,920 MiB of HBM / (108 SMs × 192 KiB L1/shared) = 85,899,345,920 / 21,233,664
+    assert "4,045× larger" in run("show", "a100").stdout
     assert "MLA latent 512 + rope 64" in run("show", "deepseek-v3").stdout
     assert "WRONG in the seed" in run("formulas").stdout
 

@@ -89,6 +89,31 @@ def get_model(name: str) -> ModelSpec:
     return _load(resolve_model(name))
 
 
+CONVENTIONS = {
+    "with_embedding": "counts the input-embedding table among the active parameters (Mixtral, Qwen, Llama 4)",
+    "without_embedding": "leaves the input-embedding lookup out of the active parameters (DeepSeek, gpt-oss)",
+}
+
+
+def active_params(m: ModelSpec) -> dict:
+    """Both active-parameter figures, named, and which one the model's published count uses.
+
+    Vendors differ: a token's embedding row is read, not multiplied, so DeepSeek and gpt-oss leave
+    the table out (gpt-oss-120b: 5.1B of 5.7B), while Mixtral counts it."""
+    from ..cost.params import count_params
+
+    p = count_params(m)
+    entry = _index().get(m.name, {})
+    convention = entry.get("active_convention", "with_embedding" if "official_active" in entry else None)
+    return {
+        "active_params_with_embedding": p.active,
+        "active_params_excluding_embedding": p.active_excluding_embedding,
+        "published_active_params": entry.get("official_active"),
+        "published_active_convention": convention,  # None: no published active count
+        "published_active_source": entry.get("source", "") if "official_active" in entry else "",
+    }
+
+
 def model_summary(name: str) -> dict:
     """One catalog model's row for `roofline models --json` and the web API: counts, shapes, KV size."""
     from ..cost.params import count_params
@@ -108,5 +133,5 @@ def model_summary(name: str) -> dict:
         "max_position_embeddings": m.max_position_embeddings,
         "kv_bytes_per_token_bf16": kv_bytes_per_token(m, Precision(bf16, bf16, bf16, bf16, "bf16", False), Parallel()),
         "official_total": entry.get("official_total"), "official_active": entry.get("official_active"),
-        "source": entry.get("source", ""),
+        "source": entry.get("source", ""), **active_params(m),
     }

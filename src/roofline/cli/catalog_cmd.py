@@ -18,7 +18,8 @@ def register(app: typer.Typer) -> None:
         items = all_gpus()
         if json_out:
             typer.echo(json.dumps([{"name": g.name, "display_name": g.display_name, "aliases": g.aliases,
-                                    "memory_bytes": g.memory_bytes, "memory_bandwidth": g.memory_bandwidth,
+                                    "memory_bytes": g.memory_bytes, "memory_label": g.memory_label,
+                                    "memory_basis": g.memory_basis, "memory_bandwidth": g.memory_bandwidth,
                                     "peak_flops": g.peak_flops} for g in items], indent=2))
             return
         from . import render
@@ -70,7 +71,7 @@ def _show_gpu(name: str, json_out: bool) -> None:
         ("name", f"{g.display_name} [{g.name}]" + (f", aliases: {', '.join(g.aliases)}" if g.aliases else "")),
         ("architecture", f"{g.vendor} {g.architecture}, {g.form_factor}" + (f", {g.tdp_watts:g} W" if g.tdp_watts else "")),
         ("HBM/DRAM", f"{fmt_bytes(g.memory_bytes)} ({fmt_gib(g.memory_bytes)}) {g.memory_type} at {fmt_bw(g.memory_bandwidth)}"
-                     " (the datasheet's GB, taken as 10^9 bytes)"),
+                     f"; datasheet label {g.memory_label or 'not given'}; physical size {g.memory_basis}: {g.sources.get('memory', 'no source')}"),
     ]
     if g.l2_bytes:
         rows.append(("L2 cache", f"{fmt_bytes(g.l2_bytes)} ({g.l2_bytes / 2**20:g} MiB)"))
@@ -117,6 +118,20 @@ def _vendor_facts() -> dict:
     return tomllib.loads((resources.files("roofline") / "data" / "vendors.toml").read_text())
 
 
+def _active_line(m) -> str:
+    from ..catalog.models import CONVENTIONS, active_params
+    from ..units import fmt_num
+
+    a = active_params(m)
+    line = (f"{fmt_num(a['active_params_with_embedding'])} with the input embedding, "
+            f"{fmt_num(a['active_params_excluding_embedding'])} without it")
+    conv = a["published_active_convention"]
+    if conv:
+        line += (f"; the published {fmt_num(a['published_active_params'])} "
+                 f"{CONVENTIONS[conv]} ({a['published_active_source']})")
+    return line
+
+
 def _show_model(name: str, json_out: bool) -> None:
     from ..catalog import get_model
     from ..cost.params import count_params, layer_params
@@ -127,16 +142,18 @@ def _show_model(name: str, json_out: bool) -> None:
     if json_out:
         doc = m.model_dump()
         p = count_params(m)
+        from ..catalog.models import active_params
+
         doc["params"] = {"total": p.total, "active": p.active, "active_excluding_embedding": p.active_excluding_embedding,
-                         "embedding": p.embedding, "layers": p.layers, "lm_head": p.lm_head}
+                         "embedding": p.embedding, "layers": p.layers, "lm_head": p.lm_head, **active_params(m)}
         typer.echo(json.dumps(doc, indent=2))
         return
     p = count_params(m)
     a = m.attention
     rows = [
         ("name", f"{m.name} ({m.architecture}, {m.model_type})"),
-        ("parameters", f"{fmt_num(p.total)} total ({p.total:,}); {fmt_num(p.active)} active per token"
-                       + (f" ({fmt_num(p.active_excluding_embedding)} without the input embedding)" if m.is_moe else "")),
+        ("parameters", f"{fmt_num(p.total)} total ({p.total:,})"),
+        ("active per token", _active_line(m)),
         ("breakdown", f"embedding {fmt_num(p.embedding)} · layers {fmt_num(p.layers)} · lm_head "
                       f"{fmt_num(p.lm_head) if p.lm_head else 'tied to embedding'}"),
         ("layers", f"{m.num_layers} × hidden {m.hidden_size}, {m.norm}norm ×{m.norms_per_layer}"
@@ -150,6 +167,10 @@ def _show_model(name: str, json_out: bool) -> None:
         rows.append(("MoE", f"{e.num_experts} experts, top-{e.experts_per_token}, expert width {e.expert_intermediate_size}"
                             + (f", shared width {e.shared_intermediate_size}" if e.shared_intermediate_size else "")
                             + f"; {sum(l.moe for l in m.layers)} of {m.num_layers} layers"))
+    if m.quantization:
+        q = m.quantization
+        kept = f"; {', '.join(q.unconverted)} left in the model dtype" if q.unconverted else ""
+        rows.append(("checkpoint format", f"{q.description} ({q.weight.layout}){kept}: the default --weight-dtype"))
     for layer, count in m.layer_groups():
         lp = layer_params(m, layer)
         span = "global" if layer.window_kind == "global" else f"{layer.window_kind} window {layer.window}"

@@ -25,6 +25,7 @@ from . import catalog_cmd, estimate_cmd, formulas_cmd, parallel_cmd, plot_cmd, r
 
 for module in (estimate_cmd, parallel_cmd, catalog_cmd, formulas_cmd, plot_cmd, report_cmd, web_cmd):
     module.register(app)
+from . import simulate_cmd; simulate_cmd.register(app)  # noqa: E402,E702
 
 
 def _fail(message: str) -> None:

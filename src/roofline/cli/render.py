@@ -148,11 +148,15 @@ def gpus_table(gpus) -> None:
 
 
 def models_table(rows: list[dict]) -> None:
-    t = Table(box=box.SIMPLE_HEAD, title="Models (`roofline show NAME` for shapes)")
-    for col in ("name", "params", "active", "layers", "hidden", "attention", "KV/token bf16", "context"):
+    t = Table(box=box.SIMPLE_HEAD, title="Models (`roofline show NAME` for shapes; * the convention of the published active count)")
+    for col in ("name", "params", "active", "active w/o embedding", "layers", "hidden", "attention", "KV/token bf16", "context"):
         t.add_column(col, justify="left" if col in ("name", "attention") else "right")
     for r in rows:
-        t.add_row(r["name"], fmt_num(r["total_params"]), fmt_num(r["active_params"]), str(r["layers"]),
+        # * marks the figure the model's published active count uses
+        conv = r.get("published_active_convention")
+        star = {"with_embedding": ("*", ""), "without_embedding": ("", "*")}.get(conv, ("", ""))
+        t.add_row(r["name"], fmt_num(r["total_params"]), fmt_num(r["active_params"]) + star[0],
+                  fmt_num(r["active_params_excluding_embedding"]) + star[1], str(r["layers"]),
                   str(r["hidden_size"]), r["attention"], fmt_bytes(r["kv_bytes_per_token_bf16"]),
                   str(r["max_position_embeddings"] or "-"))
     console.print(t)

@@ -8,7 +8,7 @@ Shapes are per GPU under tensor parallelism; a step walks every layer (all pipel
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,10 +35,29 @@ class Widths:
     a_in: Num  # GEMM inputs (1 byte under W8A8)
     kv: Num
     dequant: Num  # 1 where weights are unpacked inside the GEMM, else 0
+    # per module class where a checkpoint stores them differently (None: as `w` / `dequant`)
+    w_attention: Num | None = None
+    w_mlp: Num | None = None
+    w_experts: Num | None = None
+    w_shared_experts: Num | None = None
+    dequant_attention: Num | None = None
+    dequant_mlp: Num | None = None
+    dequant_experts: Num | None = None
+    dequant_shared_experts: Num | None = None
 
     @staticmethod
     def of(p: Precision) -> "Widths":
-        return Widths(p.weight.bytes, p.model.bytes, p.activation.bytes, p.kv_cache.bytes, 1.0 if p.weight_only else 0.0)
+        per_module = {}
+        for m, _ in p.module_weights:
+            per_module[f"w_{m}"] = p.weight_for(m).bytes
+            per_module[f"dequant_{m}"] = 1.0 if p.weight_only_for(m) else 0.0
+        return Widths(p.weight.bytes, p.model.bytes, p.activation.bytes, p.kv_cache.bytes,
+                      1.0 if p.weight_only else 0.0, **per_module)
+
+    def module(self, name: str) -> "Widths":
+        """These widths with the linear weights of one module class (attention, mlp, experts, shared_experts)."""
+        w, dq = getattr(self, f"w_{name}"), getattr(self, f"dequant_{name}")
+        return self if w is None else replace(self, w=w, dequant=dq)
 
 
 def expected_experts(num_experts: int, k: int, tokens: Num) -> Num:
@@ -54,6 +73,7 @@ def _label(layer: Layer, moe: bool) -> str:
 def _attention_ops(m: ModelSpec, s: Shard, w: Widths, layer: Layer, count: int, phase: str,
                    b: Num, L: Num, out: Num, trace: bool, g: str, q: Num = 1) -> list[Op]:
     a, d = m.attention, m.hidden_size
+    w = w.module("attention")
     T = b * (L if phase == "prefill" else q)
     h, kvh = s.heads, s.kv_heads
     if phase == "prefill":
@@ -147,7 +167,7 @@ def _mlp_ops(m: ModelSpec, s: Shard, w: Widths, width: float, name: str, T: Num,
 def _ffn_ops(m: ModelSpec, s: Shard, w: Widths, layer: Layer, count: int, T: Num, trace: bool, g: str,
              routed_tokens: Num | None = None) -> list[Op]:
     if not (layer.moe and m.moe):
-        return _mlp_ops(m, s, w, s.mlp, "mlp", T, count, trace, g)
+        return _mlp_ops(m, s, w.module("mlp"), s.mlp, "mlp", T, count, trace, g)
     e, d = m.moe, m.hidden_size
     ops = [gemm("router", T, d, e.num_experts, wb=w.a, ib=w.a, ob=4.0, count=count, group=g, trace=trace, kernels=ROUTER_KERNELS)]
     # routed: the batch touches E·(1−(1−k/E)^T) distinct experts (of those held on this GPU)
@@ -155,13 +175,14 @@ def _ffn_ops(m: ModelSpec, s: Shard, w: Widths, layer: Layer, count: int, T: Num
     R = T if routed_tokens is None else routed_tokens
     touched = expected_experts(e.num_experts, e.experts_per_token, R) * (s.experts / e.num_experts)
     pairs = R * e.experts_per_token * (s.experts / e.num_experts)
-    experts = _mlp_ops(m, s, w, s.expert_width, "experts", T, count, trace, g, weights_read_factor=touched, tokens_through=pairs)
+    experts = _mlp_ops(m, s, w.module("experts"), s.expert_width, "experts", T, count, trace, g,
+                       weights_read_factor=touched, tokens_through=pairs)
     if trace:
         experts[0].expr["note"] = (f"experts touched E·(1−(1−k/E)^T) = {e.num_experts} × (1 − (1 − {e.experts_per_token}/{e.num_experts})^{n(R)})"
                                    f" = {n(touched)} on this GPU")
     ops += experts
     if s.shared_width:
-        ops += _mlp_ops(m, s, w, s.shared_width, "shared_expert", T, count, trace, g)
+        ops += _mlp_ops(m, s, w.module("shared_experts"), s.shared_width, "shared_expert", T, count, trace, g)
     return ops
 
 

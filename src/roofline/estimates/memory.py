@@ -25,9 +25,20 @@ from ..cost.ops import Num
 class WeightSplit:
     quantized: float  # linear-layer weight elements on this GPU
     unquantized: float  # embeddings, lm_head, norms, router: kept in the model dtype
+    # linear elements by module class (attention, mlp, experts, shared_experts), summing to `quantized`
+    by_module: tuple[tuple[str, float], ...] = ()
 
     def bytes(self, p: Precision) -> float:
-        return self.quantized * p.weight.bytes + self.unquantized * p.model.bytes
+        if not p.module_weights or not self.by_module:
+            return self.quantized * p.weight.bytes + self.unquantized * p.model.bytes
+        return sum(n * p.weight_for(m).bytes for m, n in self.by_module) + self.unquantized * p.model.bytes
+
+
+def _add(a: tuple[tuple[str, float], ...], b: tuple[tuple[str, float], ...], scale: float = 1.0) -> tuple[tuple[str, float], ...]:
+    out = dict(a)
+    for m, n in b:
+        out[m] = out.get(m, 0.0) + scale * n
+    return tuple(out.items())
 
 
 def _layer_weights(m: ModelSpec, layer: Layer, s: Shard, par: Parallel) -> WeightSplit:
@@ -46,30 +57,32 @@ def _layer_weights(m: ModelSpec, layer: Layer, s: Shard, par: Parallel) -> Weigh
         q_o = d * a.num_heads * (a.head_dim + a.v_head_dim) / tp
         kv = d * s.kv_heads * (a.head_dim + a.v_head_dim)
         attn = q_o + kv
+    mats = 3 if m.mlp.gated else 2
     if layer.moe and m.moe:
-        e = m.moe
-        per_expert = (3 if m.mlp.gated else 2) * d * s.expert_width
-        ffn = s.experts * per_expert + (3 if m.mlp.gated else 2) * d * s.shared_width
+        parts = (("attention", attn), ("experts", s.experts * mats * d * s.expert_width),
+                 ("shared_experts", mats * d * s.shared_width))
         router = lp.router
     else:
-        ffn = (3 if m.mlp.gated else 2) * d * s.mlp
+        parts = (("attention", attn), ("mlp", mats * d * s.mlp))
         router = 0
-    return WeightSplit(attn + ffn, norms + router)
+    return WeightSplit(sum(n for _, n in parts), norms + router, parts)
 
 
 def weight_split(m: ModelSpec, par: Parallel) -> WeightSplit:
     """Weights on the most loaded GPU: its share of one pipeline stage plus embedding or lm_head."""
     s = Shard.of(m, par)
     q = u = 0.0
+    parts: tuple[tuple[str, float], ...] = ()
     for layer, count in m.layer_groups():
         ws = _layer_weights(m, layer, s, par)
         q += count * ws.quantized
         u += count * ws.unquantized
+        parts = _add(parts, ws.by_module, count)
     per_stage = math.ceil(m.num_layers / par.pp) / m.num_layers
     emb = (m.vocab_size + m.learned_positions) * m.hidden_size / par.tp
     head = 0.0 if m.tie_word_embeddings else m.vocab_size * m.hidden_size / par.tp
     ends = emb + head if par.pp == 1 else max(emb, head)
-    return WeightSplit(q * per_stage, u * per_stage + ends + m.hidden_size)
+    return WeightSplit(q * per_stage, u * per_stage + ends + m.hidden_size, _add((), parts, per_stage))
 
 
 def kv_bytes_per_token(m: ModelSpec, p: Precision, par: Parallel, layer: Layer | None = None) -> float:
@@ -162,8 +175,13 @@ def memory(m: ModelSpec, p: Precision, par: Parallel, batch: int, input_len: int
     if trace is not None:
         trace.begin("memory (per GPU)")
         split = f" (tp={par.tp}, pp={par.pp})" if par.num_gpus > 1 else ""
-        trace.add("weights", "linear weights × w + other weights × a",
-                  f"{fmt_num(ws.quantized)} × {p.weight.bytes:g} B + {fmt_num(ws.unquantized)} × {p.model.bytes:g} B{split}", fmt_bytes(w))
+        if p.module_weights:  # a checkpoint that stores module classes in different formats
+            linear = " + ".join(f"{m} {fmt_num(n)} × {p.weight_for(m).bytes:g} B" for m, n in ws.by_module if n)
+            trace.add("weights", "Σ linear weights of each module class × its format + other weights × a",
+                      f"{linear} + {fmt_num(ws.unquantized)} × {p.model.bytes:g} B{split}", fmt_bytes(w))
+        else:
+            trace.add("weights", "linear weights × w + other weights × a",
+                      f"{fmt_num(ws.quantized)} × {p.weight.bytes:g} B + {fmt_num(ws.unquantized)} × {p.model.bytes:g} B{split}", fmt_bytes(w))
         a = m.attention
         if a.mla:
             form, sub = "layers × (kv_lora_rank + rope_dim) × kv", f"{math.ceil(m.num_layers / par.pp)} × ({a.mla.kv_lora_rank} + {a.mla.qk_rope_head_dim}) × {p.kv_cache.bytes:g} B"

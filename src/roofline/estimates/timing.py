@@ -5,8 +5,14 @@ Each operator costs max(t_compute, t_memory) + (1 − overlap) × min(t_compute,
 t_compute = FLOPs / (peak × matmul efficiency) and t_memory = bytes / (bandwidth × memory efficiency).
 `overlap` is how much of the shorter of the two a real kernel hides under the longer: 1 is the
 pure roofline's max(), measured kernels near the ridge fall between max and sum.
-Collectives cost latency + algorithm bytes / (link bandwidth × collective efficiency).
-With `ideal`, efficiencies and overlap are 1 and overheads 0: the physical limit.
+Collectives cost what NCCL's cost model or the engine's own all-reduce charges: latency per
+algorithm step + algorithm bytes / (link bandwidth × collective efficiency) (estimates/collectives.py).
+
+Two figures per step: `op_sum_time`, each operator's own time summed (kernels run one after
+another, unfused), and `limit_time`, the physical limit of the whole step with every operator fused
+and overlapped: max(Σ tensor FLOPs / their peak, Σ vector FLOPs / vector rate, Σ bytes / bandwidth,
+Σ collective time). With `ideal` (datasheet peaks, no efficiencies or overheads) the step's time
+is that limit; otherwise it is the per-operator sum.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class Roofs:
     eager_kernel_overhead: Num = 0.0  # extra s per kernel in steps not captured in a CUDA graph
     eager_collective_latency: Num = 0.0  # extra s per collective in such steps
     tp_link: "CommLink | None" = None
+    ideal: bool = False  # a step's time is its fused limit, not the per-operator sum
     pp_link: "CommLink | None" = None
     ep_link: "CommLink | None" = None  # expert-parallel all-to-all over tp × dp GPUs
 
@@ -46,7 +53,8 @@ class Roofs:
 class CommLink:
     name: str
     bandwidth: float  # achievable B/s per direction for the collective
-    latency: float  # s per collective
+    latency: float  # s: a small all-reduce over the group (the algorithm's latency term)
+    algorithms: "object | None" = None  # collectives.Algorithms: per-algorithm latency model; None: `latency` flat
 
 
 def _vector_rate(gpu: GPU) -> float:
@@ -55,13 +63,14 @@ def _vector_rate(gpu: GPU) -> float:
     return gpu.peak_flops.get("fp32") or min(gpu.peak_flops.values())
 
 
-def comm_link(gpu: GPU, group: int, gpus_per_node: int | None, ideal: bool, network: str | None = None) -> CommLink:
+def comm_link(gpu: GPU, group: int, gpus_per_node: int | None, ideal: bool, network: str | None = None,
+              intra: str | None = None) -> CommLink:
     """The link a group of `group` GPUs talks over: the scale-up fabric (NVLink, xGMI, ICI) when the
     group fits its domain within a node, PCIe inside one server, the network (InfiniBand/Ethernet)
     beyond it (estimates/comm.py)."""
     from .comm import group_link
 
-    return group_link(gpu, group, gpus_per_node, ideal, network)
+    return group_link(gpu, group, gpus_per_node, ideal, network, intra)
 
 
 def roofs(gpu: GPU, prec: Precision, par: Parallel, ideal: bool = False) -> Roofs:
@@ -73,6 +82,7 @@ def roofs(gpu: GPU, prec: Precision, par: Parallel, ideal: bool = False) -> Roof
     eta_m = 1.0 if ideal else f.memory_efficiency.value
     vec = _vector_rate(gpu)
     return Roofs(
+        ideal=bool(ideal),
         gemm=gpu.peak(prec.gemm_compute) * eta_c,
         attention=gpu.peak(prec.model.compute) * eta_a,
         vector=vec,
@@ -82,27 +92,34 @@ def roofs(gpu: GPU, prec: Precision, par: Parallel, ideal: bool = False) -> Roof
         overlap=1.0 if ideal else factor("compute_memory_overlap").value,
         eager_kernel_overhead=0.0 if ideal else factor("eager_kernel_overhead_s").value,
         eager_collective_latency=0.0 if ideal else factor("eager_collective_latency_s").value,
-        tp_link=comm_link(gpu, par.tp, par.gpus_per_node, ideal, par.inter_node_link) if par.tp > 1 else None,
+        tp_link=_tensor_link(gpu, par, ideal) if par.tp > 1 else None,
         pp_link=_pipeline_link(gpu, par, ideal) if par.pp > 1 else None,
         ep_link=_all_to_all_link(gpu, par, ideal) if par.ep > 1 else None,
     )
 
 
+def _tensor_link(gpu: GPU, par: Parallel, ideal: bool) -> CommLink:
+    return comm_link(gpu, par.tp, par.gpus_per_node, ideal, par.inter_node_link, par.intra_node_link)
+
+
 def _all_to_all_link(gpu: GPU, par: Parallel, ideal: bool) -> CommLink:
     from .comm import all_to_all_link
 
-    return all_to_all_link(gpu, par.ep, par.gpus_per_node, ideal, par.inter_node_link)
+    return all_to_all_link(gpu, par.ep, par.gpus_per_node, ideal, par.inter_node_link, par.intra_node_link)
 
 
 def _pipeline_link(gpu: GPU, par: Parallel, ideal: bool) -> CommLink:
     from .comm import pipeline_link
 
-    return pipeline_link(gpu, par.tp, par.pp, par.gpus_per_node, ideal, par.inter_node_link)
+    return pipeline_link(gpu, par.tp, par.pp, par.gpus_per_node, ideal, par.inter_node_link, par.intra_node_link)
 
 
 def collective_time(kind: str, message: Num, group: int, link: CommLink) -> Num:
-    """Ring algorithms: all-reduce moves 2(n−1)/n of the message per GPU, all-gather and
-    all-to-all (n−1)/n, a point-to-point send the message once."""
+    """The fastest algorithm the link offers (estimates/collectives.py); a link without an
+    algorithm model (ideal, or stacked over GPUs) pays `latency` + ring bytes / bandwidth: all-reduce
+    moves 2(n−1)/n of the message per GPU, all-gather and all-to-all (n−1)/n, a send the message once."""
+    if link.algorithms is not None:
+        return link.algorithms.time(kind, message, group)
     factor_ = {"all_reduce": 2 * (group - 1) / group, "all_gather": (group - 1) / group,
                "all_to_all": (group - 1) / group, "p2p": 1.0}[kind]
     return link.latency + factor_ * np.asarray(message, dtype=float) / link.bandwidth
@@ -116,6 +133,7 @@ class OpTime:
     overhead: Num  # kernel launches + dequantization
     comm: Num
     overlap: Num = 1.0
+    fused: bool = False  # ideal: the step's limit (everything fused and overlapped) is its time
     roofline: Num = field(init=False)  # max(compute, memory) + the un-hidden part of the shorter
     total: Num = field(init=False)
 
@@ -147,7 +165,7 @@ def time_op(op: Op, r: Roofs, par: Parallel) -> OpTime:
         t = collective_time(op.comm_kind, op.comm, group, link) if link else 0.0
         if link and eager:
             t = t + r.eager_collective_latency
-        return OpTime(op, 0.0, 0.0, 0.0, t)
+        return OpTime(op, 0.0, 0.0, 0.0, t, fused=_fused(r))
     peak = {"gemm": r.gemm, "attention": r.attention, "vector": r.vector}[op.unit]
     return OpTime(
         op,
@@ -157,17 +175,30 @@ def time_op(op: Op, r: Roofs, par: Parallel) -> OpTime:
         + np.asarray(op.dequant, dtype=float) * r.dequant_cost,
         comm=0.0,
         overlap=r.overlap,
+        fused=_fused(r),
     )
+
+
+def _fused(r: Roofs) -> bool:
+    return bool(np.all(getattr(r, "ideal", False)))  # a sweep may stack roofs into arrays
 
 
 @dataclass
 class StepTime:
-    """One step's operators timed and summed (each op × its count), in one pass."""
+    """One step's operators timed and summed (each op × its count), in one pass.
+
+    `op_sum_time`: Σ count × op time, kernels one after another. `limit_time`: the step with every
+    operator fused into one and compute, memory and links all busy at once, max(tensor, vector,
+    memory, link) time, where the tensor time sums each format's FLOPs over its own peak (GEMMs and
+    attention may run at different formats on the same tensor cores) and the vector ALUs, memory
+    and links are separate resources. limit_time ≤ op_sum_time always: Σ max(c_i, m_i) ≥
+    max(Σ c_i, Σ m_i). `time` is the limit for ideal roofs, the per-operator sum otherwise."""
 
     ops: list[OpTime]
 
     def __post_init__(self) -> None:
         time = flops = nbytes = comp = mem = over = comm = wbytes = 0.0
+        tensor = vector = memory = 0.0
         for t in self.ops:
             c = t.op.count
             time = time + c * t.total
@@ -177,12 +208,34 @@ class StepTime:
                 is_compute = t.compute >= t.memory
                 comp = comp + c * np.where(is_compute, t.roofline, 0.0)
                 mem = mem + c * np.where(is_compute, 0.0, t.roofline)
+                if t.op.unit == "vector":
+                    vector = vector + c * np.asarray(t.compute, dtype=float)
+                else:
+                    tensor = tensor + c * np.asarray(t.compute, dtype=float)
+                memory = memory + c * np.asarray(t.memory, dtype=float)
             over = over + c * t.overhead
             comm = comm + c * t.comm
             wbytes = wbytes + c * np.asarray(t.op.weight_bytes, dtype=float)
-        self.time, self.flops, self.bytes = time, flops, nbytes
-        self.compute_bound_time, self.memory_bound_time = comp, mem  # time in compute- / memory-bound ops
-        self.overhead_time, self.comm_time, self.weight_bytes = over, comm, wbytes
+        self.flops, self.bytes, self.weight_bytes = flops, nbytes, wbytes
+        self.op_sum_time = time
+        self.limit_compute_time = np.maximum(tensor, vector)
+        self.limit_memory_time, self.limit_comm_time = memory, comm
+        self.limit_time = np.maximum(np.maximum(self.limit_compute_time, memory), comm)
+        if self.ops and all(t.fused for t in self.ops):
+            self._as_limit()
+        else:
+            self.time = time
+            self.compute_bound_time, self.memory_bound_time = comp, mem  # time in compute- / memory-bound ops
+            self.overhead_time, self.comm_time = over, comm
+
+    def _as_limit(self) -> None:
+        """The fused step: all of its time is charged to the resource that sets the limit."""
+        lim, c, m, k = self.limit_time, self.limit_compute_time, self.limit_memory_time, self.limit_comm_time
+        self.time = lim
+        self.comm_time = np.where(k >= np.maximum(c, m), lim, 0.0)
+        self.compute_bound_time = np.where((c >= m) & (self.comm_time == 0), lim, 0.0)
+        self.memory_bound_time = np.where((c < m) & (self.comm_time == 0), lim, 0.0)
+        self.overhead_time = 0.0 * lim
 
 
 def time_step(ops: list[Op], r: Roofs, par: Parallel) -> StepTime:
@@ -224,3 +277,30 @@ def describe_roofs(gpu: GPU, prec: Precision, r: Roofs, ideal: bool) -> list[tup
                     f"{factor('dequant_ops_per_weight').value:g} / {fmt_rate(_vector_rate(gpu))}",
                     f"{n(float(r.dequant_cost))} s per weight"))
     return out
+
+
+@dataclass(frozen=True)
+class _StackedAlgorithms:
+    """Each GPU's collective algorithms, evaluated one by one and stacked on the leading (GPU) axis
+    of a grid's (G, B, I, O) arrays."""
+
+    items: tuple
+
+    def time(self, kind: str, message: Num, group: int) -> np.ndarray:
+        msg = np.asarray(message, dtype=float)
+        msg = msg.reshape((1,) * (4 - msg.ndim) + msg.shape)
+        per_gpu = msg.shape[0] == len(self.items)  # the message itself may differ by GPU (formats)
+        rs = [np.asarray(a.time(kind, msg[i:i + 1] if per_gpu else msg, group), dtype=float)
+              for i, a in enumerate(self.items)]
+        return np.concatenate(np.broadcast_arrays(*rs), axis=0)
+
+
+def stack_links(links: list[CommLink | None]) -> CommLink | None:
+    """One link for a grid over GPUs: bandwidth and latency shaped (G, 1, 1, 1), and each GPU's own
+    collective algorithms kept (the hook estimates/grid.py's `_stack_links` should call)."""
+    if any(link is None for link in links):
+        return None
+    algos = [link.algorithms for link in links]
+    return CommLink("per GPU", np.asarray([l.bandwidth for l in links], dtype=float).reshape(-1, 1, 1, 1),
+                    np.asarray([l.latency for l in links], dtype=float).reshape(-1, 1, 1, 1),
+                    algorithms=None if any(a is None for a in algos) else _StackedAlgorithms(tuple(algos)))

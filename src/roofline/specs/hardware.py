@@ -54,7 +54,9 @@ class GPU(BaseModel):
     architecture: str
     form_factor: str
     aliases: list[str] = Field(default_factory=list)
-    memory_bytes: PositiveFloat
+    memory_bytes: PositiveFloat  # physical memory per GPU as the driver reports it (nvidia-smi memory.total)
+    memory_label: str = ""  # the datasheet's figure ("80 GB"), kept beside it
+    memory_basis: Basis = "datasheet"  # how memory_bytes is known; [sources] memory says from where
     memory_type: str
     memory_bandwidth: PositiveFloat
     compute_units: PositiveInt
@@ -106,5 +108,12 @@ class Link(BaseModel):
     domain_size: PositiveInt | None = None
     latency_s: float = Field(ge=0)
     busbw_efficiency: float | None = Field(default=None, gt=0, le=1.2)
+    p2p: bool = True  # GPUs read and write each other's memory directly over it (False: hops staged through host memory)
+    nccl_path: Literal["nvlink", "pci", "net"] | None = None  # NCCL's latency class; None: from `kind`
     source: str
     notes: str = ""
+
+    @property
+    def path_class(self) -> str:
+        """Which of NCCL's per-step latencies this link pays (data/collectives.toml)."""
+        return self.nccl_path or {"scale-up": "nvlink", "host": "pci", "scale-out": "net", "chip-to-chip": "nvlink"}[self.kind]

@@ -15,6 +15,7 @@ from ..errors import RooflineError
 from . import strict_json
 from .config_checks import LIMITS, check_config, describe_validation_error
 from .model import MLA, MLP, Attention, Layer, ModelSpec, MoE
+from .quantization import read_quantization
 
 # MLP without a gate (two matrices) and LayerNorm instead of RMSNorm: the GPT-2 lineage.
 UNGATED = {"gpt2", "gptj", "opt", "falcon", "phi", "gpt_neox", "bloom", "gpt_bigcode", "mpt", "starcoder2"}
@@ -264,6 +265,7 @@ def _parse(raw: dict[str, Any], name: str, source: str) -> ModelSpec:
             mlp=mlp,
             moe=moe if any(moe_layers) else None,
             layers=layers,
+            quantization=read_quantization(raw, is_moe=any(moe_layers)),
             notes=notes,
         )
     except ValidationError as e:

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, PrivateAttr, model_validator
 
+from .quantization import Quantization
+
 WindowKind = Literal["global", "sliding", "chunked"]
 
 
@@ -99,6 +101,7 @@ class ModelSpec(BaseModel):
     mlp: MLP
     moe: MoE | None = None
     layers: list[Layer]
+    quantization: Quantization | None = None  # the format the checkpoint ships in (config.json quantization_config)
     notes: list[str] = Field(default_factory=list)
     _groups: list[tuple[Layer, int]] = PrivateAttr(default_factory=list)
 

@@ -7,6 +7,7 @@ data parallel (dp) copies the whole; expert parallel (ep) spreads MoE experts ov
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, PositiveInt, model_validator
 
@@ -22,6 +23,13 @@ class Parallel(BaseModel):
     ep: PositiveInt = 1  # 1: experts split by tensor parallelism like any MLP; else tp × dp
     gpus_per_node: PositiveInt | None = None  # None: the GPU's scale-up domain
     inter_node_link: str | None = None  # links.toml key between nodes; None: the GPU's scale_out_link
+    # what joins the GPUs of one server (estimates/comm.py INTRA_NODE_LINKS); None: the GPU's default,
+    # its NVSwitch fabric where it has one, plain PCIe for PCIe cards
+    intra_node_link: Literal["nvswitch", "nvlink-bridge", "pcie-gen4", "pcie-gen5", "pcie-gen4-no-p2p",
+                             "pcie-gen5-no-p2p"] | None = None
+    # tensor: layers split across GPUs (tp); layer: whole layers per GPU run one after another (llama.cpp's
+    # and ExLlamaV2's multi-GPU mode), the pipeline with a single micro-batch: pp GPUs, no tp
+    split_mode: Literal["tensor", "layer"] = "tensor"
 
     @model_validator(mode="after")
     def _sizes(self) -> "Parallel":
@@ -46,6 +54,9 @@ class Parallel(BaseModel):
             raise RooflineError(
                 f"tensor-parallel size {self.tp} neither divides nor is a multiple of {m.name}'s {a.num_kv_heads} KV heads"
             )
+        if self.split_mode == "layer" and (self.tp > 1 or self.ep > 1):
+            raise RooflineError("--split-mode layer puts whole layers on each GPU; it does not combine with "
+                                "tensor or expert parallelism (use --split-mode tensor)")
         if self.pp > m.num_layers:
             raise RooflineError(f"pipeline-parallel size {self.pp} exceeds {m.name}'s {m.num_layers} layers")
         if self.ep > 1:

@@ -1,0 +1,138 @@
+"""`roofline simulate`: a deployment serving a stream of requests under continuous batching."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .estimate_cmd import (MODEL_HELP, ActOpt, DpOpt, DtypeOpt, EpFlag, GpuOpt, GpusPerNodeOpt, IdealOpt,
+                           InterNodeOpt, JsonOpt, KvOpt, NumGpusOpt, PpOpt, TpOpt, WBitsOpt, WeightOpt)
+
+EngineOpt = Annotated[str, typer.Option("--engine", help="Serving engine whose scheduling defaults apply: vllm, sglang, trtllm.")]
+NumPromptsOpt = Annotated[Optional[int], typer.Option("--num-prompts", help="Requests to send (default 1000, or every dataset line).")]
+RateOpt = Annotated[Optional[float], typer.Option("--request-rate", help="Requests per second (Poisson, or gamma with --burstiness); inf (default): all at once.")]
+ConcOpt = Annotated[Optional[int], typer.Option("--max-concurrency", help="Closed loop: at most this many requests in flight.")]
+InLenOpt = Annotated[Optional[int], typer.Option("--input-len", help="Prompt tokens per request (the longest with --random-range-ratio).")]
+OutLenOpt = Annotated[Optional[int], typer.Option("--output-len", help="Generated tokens per request (the longest with --random-range-ratio).")]
+DatasetOpt = Annotated[Optional[str], typer.Option("--dataset", help='JSONL file: {"input_len": N, "output_len": N[, "arrival_time": s]} per line.')]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed of lengths and arrivals: the same seed, the same result.")]
+RatioOpt = Annotated[float, typer.Option("--random-range-ratio", help="Draw lengths uniformly from [ratio × L, L] (vLLM's benchmark client); 1: fixed.")]
+BurstOpt = Annotated[float, typer.Option("--burstiness", help="Gamma shape of arrival gaps: 1 Poisson, < 1 burstier, > 1 more regular.")]
+TokensOpt = Annotated[Optional[int], typer.Option("--max-num-batched-tokens", help="Token budget of one step (default: the engine's).")]
+SeqsOpt = Annotated[Optional[int], typer.Option("--max-num-seqs", help="Most requests running at once (default: the engine's).")]
+BlockOpt = Annotated[Optional[int], typer.Option("--block-size", help="Tokens per KV-cache block (default: the engine's).")]
+SimUtilOpt = Annotated[Optional[float], typer.Option("--gpu-memory-utilization", help="The engine's memory fraction for weights + KV (default: the engine's own rule).")]
+PrefixOpt = Annotated[float, typer.Option("--prefix-cache-hit-rate", help="Share of each prompt found in the prefix cache, in [0, 1].")]
+TtftSloOpt = Annotated[Optional[float], typer.Option("--ttft-slo", help="Time-to-first-token target in seconds (for goodput).")]
+TpotSloOpt = Annotated[Optional[float], typer.Option("--tpot-slo", help="Time-per-output-token target in seconds (for goodput).")]
+DisaggOpt = Annotated[Optional[str], typer.Option("--disaggregate", help="xPyD: x prefill and y decode instances, KV moved over the network; compared with aggregated.")]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(help="Simulate MODEL serving a stream of requests with continuous batching: TTFT, TPOT, "
+                      "inter-token and end-to-end latency percentiles, throughput, goodput, KV use.")
+    def simulate(
+        model: Annotated[str, typer.Argument(help=MODEL_HELP)],
+        gpu: GpuOpt = "a100-sxm-80gb",
+        tensor_parallel_size: TpOpt = 1,
+        pipeline_parallel_size: PpOpt = 1,
+        data_parallel_size: DpOpt = 1,
+        enable_expert_parallel: EpFlag = False,
+        num_gpus: NumGpusOpt = None,
+        gpus_per_node: GpusPerNodeOpt = None,
+        inter_node_link: InterNodeOpt = None,
+        dtype: DtypeOpt = None,
+        weight_dtype: WeightOpt = None,
+        weight_bits: WBitsOpt = None,
+        activation_dtype: ActOpt = None,
+        kv_cache_dtype: KvOpt = None,
+        ideal: IdealOpt = False,
+        engine: EngineOpt = "vllm",
+        input_len: InLenOpt = None,
+        output_len: OutLenOpt = None,
+        num_prompts: NumPromptsOpt = None,
+        request_rate: RateOpt = None,
+        max_concurrency: ConcOpt = None,
+        dataset: DatasetOpt = None,
+        seed: SeedOpt = 0,
+        random_range_ratio: RatioOpt = 1.0,
+        burstiness: BurstOpt = 1.0,
+        max_num_batched_tokens: TokensOpt = None,
+        max_num_seqs: SeqsOpt = None,
+        block_size: BlockOpt = None,
+        gpu_memory_utilization: SimUtilOpt = None,
+        prefix_cache_hit_rate: PrefixOpt = 0.0,
+        ttft_slo: TtftSloOpt = None,
+        tpot_slo: TpotSloOpt = None,
+        disaggregate: DisaggOpt = None,
+        json_out: JsonOpt = False,
+    ) -> None:
+        import json
+
+        from ..errors import RooflineError
+        from ..serving import simulate as run_simulation
+
+        if "," in gpu:
+            raise RooflineError("simulate takes one GPU; run it once per GPU to compare")
+        if request_rate is not None and request_rate != request_rate:
+            raise RooflineError("--request-rate must be a number of requests per second or inf")
+        result = run_simulation(
+            model, gpu, num_prompts=num_prompts, request_rate=request_rate, max_concurrency=max_concurrency,
+            input_len=input_len, output_len=output_len, engine=engine, dataset=dataset, seed=seed,
+            random_range_ratio=random_range_ratio, burstiness=burstiness, max_num_batched_tokens=max_num_batched_tokens,
+            max_num_seqs=max_num_seqs, block_size=block_size, gpu_memory_utilization=gpu_memory_utilization,
+            prefix_cache_hit_rate=prefix_cache_hit_rate, ttft_slo=ttft_slo, tpot_slo=tpot_slo, disaggregate=disaggregate,
+            tp=tensor_parallel_size, pp=pipeline_parallel_size, dp=data_parallel_size, num_gpus=num_gpus,
+            enable_expert_parallel=enable_expert_parallel, gpus_per_node=gpus_per_node, inter_node_link=inter_node_link,
+            dtype=dtype, weight_dtype=weight_dtype, weight_bits=weight_bits, activation_dtype=activation_dtype,
+            kv_cache_dtype=kv_cache_dtype, ideal=ideal)
+        d = result.to_dict()
+        if json_out:
+            typer.echo(json.dumps(d, indent=2))
+            return
+        typer.echo("\n".join(summary_lines(d)))
+
+
+def _ms(v) -> str:
+    return "—" if v is None else f"{v * 1e3:.1f} ms" if v < 1 else f"{v:.2f} s"
+
+
+def summary_lines(d: dict) -> list[str]:
+    e, w, k, t = d["engine"], d["workload"], d["kv_cache"], d["throughput"]
+    rate = "all at once" if w["request_rate"] is None else f"{w['request_rate']:g} req/s"
+    conc = f", at most {w['max_concurrency']} in flight" if w["max_concurrency"] else ""
+    lines = [
+        f"{d['model']} on {d['deployment']['num_gpus']} × {d['gpu']} (tp={d['deployment']['tp']}, pp={d['deployment']['pp']}, "
+        f"dp={d['deployment']['dp']}), {e['label']}",
+        f"workload: {w['num_prompts']} requests, mean {w['mean_input_len']:.0f} in / {w['mean_output_len']:.0f} out tokens, {rate}{conc}",
+        f"scheduler: {e['max_num_batched_tokens']} tokens and {e['max_num_seqs']} sequences per step, block {e['block_size']}, "
+        f"{e['step_composition']} steps, chunked prefill {'on' if e['chunked_prefill'] else 'off'}",
+        f"KV cache: {k['capacity_bytes'] / 1e9:.2f} GB per GPU = {k['capacity_tokens']:,} tokens ({k['working']}); "
+        f"peak use {k['peak_usage']:.0%}, mean {k['mean_usage']:.0%}",
+        "",
+        f"{'':8} {'mean':>10} {'p50':>10} {'p90':>10} {'p99':>10}",
+    ]
+    for name in ("ttft_s", "tpot_s", "itl_s", "e2e_s"):
+        s = d[name]
+        lines.append(f"{name[:-2].upper():8} " + " ".join(f"{_ms(s[q]):>10}" for q in ("mean", "p50", "p90", "p99")))
+    per_user = t["output_tokens_per_s_per_user"]
+    lines += [
+        "",
+        f"throughput: {t['requests_per_s']:.3g} req/s, {t['output_tokens_per_s']:,.0f} output tokens/s "
+        f"({t['output_tokens_per_s_per_gpu']:,.0f} per GPU), {t['total_tokens_per_s']:,.0f} total tokens/s",
+        f"per user: {per_user:.1f} output tokens/s" if per_user else "per user: —",
+        f"batch: mean {d['batch_size']['mean']:.1f}, max {d['batch_size']['max']}; queue: mean {d['queue_length']['mean']:.1f}, "
+        f"max {d['queue_length']['max']}; {d['preemptions']} preemptions; {d['steps']:,} steps in {d['duration_s']:.2f} s",
+    ]
+    g = d["goodput"]
+    if g:
+        lines.append(f"goodput: {g['requests_per_s']:.3g} req/s meet the SLOs ({g['fraction']:.0%} of requests)")
+    dis = d.get("disaggregated")
+    if dis:
+        a = dis["aggregated"]
+        lines.append(f"disaggregated {dis['layout']}: KV transfer mean {_ms(dis['kv_transfer_s']['mean'])}; aggregated on the same "
+                     f"{d['deployment']['num_gpus']} GPUs: TTFT p50 {_ms(a['ttft_s']['p50'])}, TPOT p50 {_ms(a['tpot_s']['p50'])}, "
+                     f"{a['throughput']['output_tokens_per_s']:,.0f} output tokens/s")
+    lines += [f"note: {n}" for n in d["notes"]]
+    return lines

@@ -1,0 +1,143 @@
+"""Engine profiles: each engine's documented scheduling defaults (data/engines.toml, every value
+with the engine version and source line it was read from), resolved for one GPU and split, and the
+KV-cache capacity each engine's own sizing rule leaves.
+
+The registry is the TOML file (read by catalog/engines.py): an engine is one table there, and
+`ENGINES` lists those whose scheduler is simulated. Any
+keyword the caller sets (max_num_batched_tokens, max_num_seqs, block_size, gpu_memory_utilization)
+overrides the profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from ..catalog.engines import default_for, engine_defaults, engine_names
+from ..catalog.factors import factor
+from ..errors import RooflineError
+from ..estimates.memory import activation_bytes, weight_split
+
+GIB, MIB = 2**30, 2**20
+ENGINES = ("vllm", "sglang", "tensorrt-llm")  # engines whose scheduler is simulated (llama-cpp is not yet)
+LABELS = {"vllm": "vLLM", "sglang": "SGLang", "tensorrt-llm": "TensorRT-LLM"}
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """One engine's scheduler as the simulator runs it."""
+
+    engine: str
+    label: str  # name and version the defaults come from
+    step_composition: str  # "mixed" (decodes + prefill chunks share a step) or "prefill_first"
+    chunked_prefill: bool
+    preemption: str  # "recompute" or "none"
+    admission: str  # "blocks", "reserve_ratio" or "guaranteed"
+    max_num_batched_tokens: int
+    max_num_seqs: int
+    block_size: int
+    memory_fraction: float
+    memory_rule: str  # the engine's KV sizing rule: "vllm", "sglang" or "tensorrt-llm"
+    graph_mode: str  # "tokens" (steps up to graph_max tokens) or "decode" (decode-only batches up to graph_max)
+    graph_max: int
+    new_token_ratio: float = 0.0  # SGLang's admission reserve per remaining output token
+    sources: dict = field(default_factory=dict)
+    overridden: tuple = ()
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in (
+            "engine", "label", "step_composition", "chunked_prefill", "preemption", "admission",
+            "max_num_batched_tokens", "max_num_seqs", "block_size", "memory_fraction", "memory_rule",
+            "graph_mode", "graph_max")} | {"overridden": list(self.overridden), "sources": self.sources}
+
+
+def resolve_engine(name) -> tuple[str, Mapping]:
+    table = engine_defaults(name)
+    key = next(k for k in engine_names() if engine_defaults(k) is table)
+    if key not in ENGINES:
+        raise RooflineError(f"the {key} scheduler is not simulated yet; choose one of vllm, sglang, trtllm")
+    return key, table
+
+
+def _vllm(t: Mapping, s) -> dict:
+    mem, name = s.gpu.memory_bytes, s.gpu.name
+    tokens = default_for(t, "max_num_batched_tokens", mem, name)
+    seqs = min(default_for(t, "max_num_seqs", mem, name), tokens)  # capped at the token budget since 0.10
+    return dict(max_num_batched_tokens=tokens, max_num_seqs=seqs,
+                block_size=t["block_size_mla"] if s.model.attention.mla else t["block_size"],
+                memory_fraction=t["gpu_memory_utilization"], memory_rule="vllm",
+                graph_max=min(2 * seqs, t["cuda_graph_max_tokens"]))
+
+
+def _sglang(t: Mapping, s) -> dict:
+    mem, name = s.gpu.memory_bytes, s.gpu.name
+    huge = "huge_gpu_min_gib" in t and mem >= t["huge_gpu_min_gib"] * GIB  # the 160 GiB branch, where the table has it
+    tokens = t["chunked_prefill_size_huge_gpu"] if huge else default_for(t, "chunked_prefill_size", mem, name)
+    graph = t.get("cuda_graph_max_bs_tp4", t["cuda_graph_max_bs"]) if s.par.tp >= 4 or huge else t["cuda_graph_max_bs"]
+    reserved = (t["reserved_base_mib"] + t["reserved_per_chunk_token_mib"] * max(tokens, 2048)
+                + t["reserved_per_graph_batch_mib"] * graph + t["reserved_per_gpu_of_group_mib"] * s.par.tp * s.par.pp) * MIB
+    if mem > 60 * GIB:
+        reserved = max(reserved, t["reserved_floor_gib"] * GIB)
+    return dict(max_num_batched_tokens=tokens, max_num_seqs=t["max_running_requests_max"],
+                block_size=t["block_size_mla"] if s.model.attention.mla and "block_size_mla" in t else t["page_size"],
+                memory_fraction=round((mem - reserved) / mem, 3), memory_rule="sglang", graph_max=graph,
+                new_token_ratio=t["new_token_ratio_min"])
+
+
+def _trtllm(t: Mapping, s) -> dict:
+    return dict(max_num_batched_tokens=t["max_num_tokens"], max_num_seqs=t["max_batch_size"],
+                block_size=t["tokens_per_block"], memory_fraction=t["free_gpu_memory_fraction"],
+                memory_rule="tensorrt-llm", graph_max=t["cuda_graph_max_bs"])
+
+
+_PROFILES = {"vllm": _vllm, "sglang": _sglang, "tensorrt-llm": _trtllm}
+
+
+def engine_config(name: str, s, *, max_num_batched_tokens=None, max_num_seqs=None, block_size=None,
+                  gpu_memory_utilization=None) -> EngineConfig:
+    """The engine's defaults for this GPU and split, then the caller's overrides."""
+    key, t = resolve_engine(name)
+    values = _PROFILES[key](t, s)
+    given = {"max_num_batched_tokens": max_num_batched_tokens, "max_num_seqs": max_num_seqs,
+             "block_size": block_size, "memory_fraction": gpu_memory_utilization}
+    overridden = []
+    for k, v in given.items():
+        if v is None:
+            continue
+        if k == "memory_fraction":
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
+                raise RooflineError(f"--gpu-memory-utilization must be in (0, 1], got {v!r}")
+            values[k] = float(v)
+        else:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1 or v > 10_000_000:
+                raise RooflineError(f"--{k.replace('_', '-')} must be a whole number from 1 to 10,000,000, got {v!r}")
+            values[k] = int(v)
+        overridden.append(k)
+    return EngineConfig(engine=key, label=f"{LABELS[key]} {t['version']}", step_composition=t["step_composition"],
+                        chunked_prefill=bool(t["enable_chunked_prefill"]), preemption=t["preemption_mode"],
+                        admission=t["admission"], graph_mode=t["cuda_graph_mode"], sources=dict(t["sources"]),
+                        overridden=tuple(overridden), **values)
+
+
+def kv_capacity_bytes(s, cfg: EngineConfig) -> tuple[float, str]:
+    """KV-cache bytes per GPU the engine's sizing rule leaves, and the working.
+
+    vLLM: card × utilization − weights − activation peak of a max_num_batched_tokens forward −
+    runtime overhead. SGLang: card × mem_fraction_static − weights. TensorRT-LLM: (card − weights −
+    activations − overhead) × free_gpu_memory_fraction."""
+    card = s.gpu.memory_bytes
+    weights = weight_split(s.model, s.par).bytes(s.prec)
+    act = float(activation_bytes(s.model, s.prec, s.par, 1, cfg.max_num_batched_tokens))
+    overhead = factor("runtime_overhead_bytes").value
+    f = cfg.memory_fraction
+    if cfg.memory_rule == "vllm":
+        kv = card * f - weights - act - overhead
+        how = f"card {card / 1e9:.1f} GB × {f:g} − weights {weights / 1e9:.1f} GB − activations {act / 1e9:.2f} GB − overhead {overhead / 1e9:.1f} GB"
+    elif cfg.memory_rule == "sglang":
+        kv = card * f - weights
+        how = f"card {card / 1e9:.1f} GB × mem_fraction_static {f:g} − weights {weights / 1e9:.1f} GB"
+    else:
+        kv = (card - weights - act - overhead) * f
+        how = (f"(card {card / 1e9:.1f} GB − weights {weights / 1e9:.1f} GB − activations {act / 1e9:.2f} GB − "
+               f"overhead {overhead / 1e9:.1f} GB) × free fraction {f:g}")
+    return max(kv, 0.0), how

@@ -1,0 +1,166 @@
+"""Execution-time predictor: how long one engine step takes, from the tokens it carries.
+
+A continuous-batching step carries the decode tokens of running requests (each attending to its own
+cached context) and prefill chunks (each attending to itself and to what its request already
+cached). Its time splits the way the operator graph (`cost.graph.step_ops`) does:
+
+* everything but attention, lm_head and sampling depends only on the tokens in the step, T: one
+  table over T = 0 … max tokens, built by a single vectorized evaluation of the graph;
+* lm_head and sampling run once per sequence that gets a token (decodes and prompts that finish):
+  a second table over that row count;
+* attention, per layer group (global, sliding window, chunked), is linear in the keys read by the
+  decodes and in the (query, key) pairs of the prefill chunks: its FLOPs and bytes coefficients
+  are read off the same graph, then timed with the graph's own rule
+  max(t_c, t_m) + (1 − overlap) × min(t_c, t_m) + kernels × kernel overhead (`timing.time_op`);
+* a step that is not replayed from a CUDA graph pays the eager launch cost of every kernel and
+  collective on top (the difference between the graph timed eager and captured).
+
+Everything here is re-pointable: `StepPredictor` is the only thing the scheduler calls.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..cost.context import attended_sum
+from ..cost.graph import step_ops
+from ..estimates.timing import time_step
+
+HEAD_OPS = ("lm_head", "sampling")
+
+
+@dataclass(frozen=True)
+class AttentionCoefficients:
+    """One attention operator of one layer group: FLOPs and bytes per key, pair and token."""
+
+    count: int  # layers in the group
+    kernels: float
+    window: float  # keys a position sees at most (inf for global layers)
+    layer: object  # the specs.model.Layer, for attended_sum
+    dec_flops_per_key: float
+    dec_bytes_per_key: float
+    dec_bytes_per_token: float
+    pre_flops_per_pair: float
+    pre_bytes_per_token: float
+    combined: bool  # decode and prefill attention run as one kernel (same operator in both graphs)
+
+
+def _sum_times(ops, roofs, par, keep) -> np.ndarray:
+    st = time_step([o for o in ops if keep(o)], roofs, par)
+    return np.asarray(st.time, dtype=float)
+
+
+def _uneager(ops):
+    for o in ops:
+        o.eager = False
+    return ops
+
+
+class StepPredictor:
+    """Step time of an engine iteration for one replica of the setup `s` (per GPU of the replica)."""
+
+    def __init__(self, s, max_tokens: int):
+        self.setup = s
+        m, p, par, r = s.model, s.prec, s.par, s.roofs
+        self.max_tokens = int(max_tokens)
+        T = np.arange(1, self.max_tokens + 1, dtype=float)
+        dec = _uneager(step_ops(m, p, par, "decode", T, 1, 2))
+        pre = _uneager(step_ops(m, p, par, "prefill", 1, T, 1))
+        dense = lambda o: o.unit != "attention" and o.name not in HEAD_OPS  # noqa: E731
+        self.dense_decode = np.concatenate([[0.0], _sum_times(dec, r, par, dense)])
+        self.dense_prefill = np.concatenate([[0.0], _sum_times(pre, r, par, dense)])
+        self.head = np.concatenate([[0.0], _sum_times(dec, r, par, lambda o: o.name in HEAD_OPS)])
+        one = step_ops(m, p, par, "decode", 1.0, 1, 2)
+        graph = float(time_step(_uneager(one), r, par).time)
+        for o in one:
+            o.eager = True
+        self.eager_surcharge = float(time_step(one, r, par).time) - graph
+        self.attention = self._coefficients()
+        self.att_peak, self.bandwidth = float(r.attention), float(r.bandwidth)
+        self.overlap, self.kernel_overhead = float(r.overlap), float(r.kernel_overhead)
+        self.windows = sorted({a.window for a in self.attention})
+
+    def _coefficients(self) -> list[AttentionCoefficients]:
+        s = self.setup
+        m, p, par = s.model, s.prec, s.par
+        x = np.array([1.0, 2.0])
+        dec = [o for o in step_ops(m, p, par, "decode", 1.0, x, 2) if o.unit == "attention"]
+        pre = [o for o in step_ops(m, p, par, "prefill", 1.0, x, 1) if o.unit == "attention"]
+        out = []
+        for (layer, count), d, q in zip(m.layer_groups(), dec, pre):
+            window = float(layer.window) if layer.window_kind != "global" and layer.window else math.inf
+            keys = np.array([min(2.0, window), min(3.0, window)])  # decode at position L+1 sees L+1 keys
+            df, db = np.broadcast_to(d.flops, (2,)), np.broadcast_to(d.bytes, (2,))
+            fk = (df[1] - df[0]) / (keys[1] - keys[0])
+            bk = (db[1] - db[0]) / (keys[1] - keys[0])
+            pairs = attended_sum(x, layer)
+            pf, pb = np.broadcast_to(q.flops, (2,)), np.broadcast_to(q.bytes, (2,))
+            out.append(AttentionCoefficients(
+                count=int(d.count), kernels=float(d.kernels), window=window, layer=layer,
+                dec_flops_per_key=float(fk), dec_bytes_per_key=float(bk),
+                dec_bytes_per_token=float(db[0] - bk * keys[0]),
+                pre_flops_per_pair=float((pf[1] - pf[0]) / (pairs[1] - pairs[0])),
+                pre_bytes_per_token=float(pb[1] - pb[0]), combined=d.name == q.name))
+        return out
+
+    # ------------------------------------------------------------------ per-step pieces
+
+    def decode_keys(self, context: np.ndarray) -> dict[float, float]:
+        """Keys read by decodes whose sequences hold `context` tokens each (the new one included),
+        per window size."""
+        return {w: float(np.minimum(context, w).sum()) if w != math.inf else float(context.sum())
+                for w in self.windows}
+
+    def chunk_work(self, start: int, tokens: int) -> tuple[dict[float, float], dict[float, float]]:
+        """(query, key) pairs of a prefill chunk of `tokens` after `start` cached tokens, and the
+        cached keys it reads, per layer group window."""
+        pairs, prior = {}, {}
+        for a in self.attention:
+            if a.window in pairs:
+                continue
+            pairs[a.window] = float(attended_sum(start + tokens, a.layer) - attended_sum(start, a.layer))
+            prior[a.window] = float(min(start, a.window))
+        return pairs, prior
+
+    def _op_time(self, flops: float, nbytes: float, kernels: float) -> float:
+        c, mem = flops / self.att_peak, nbytes / self.bandwidth
+        hi, lo = (c, mem) if c >= mem else (mem, c)
+        return hi + (1.0 - self.overlap) * lo + kernels * self.kernel_overhead
+
+    def attention_time(self, n_decode: int, dec_keys: dict, prefill_tokens: int, pre_pairs: dict,
+                       pre_prior: dict) -> float:
+        t = 0.0
+        for a in self.attention:
+            df = a.dec_flops_per_key * dec_keys.get(a.window, 0.0)
+            db = a.dec_bytes_per_key * dec_keys.get(a.window, 0.0) + a.dec_bytes_per_token * n_decode
+            pf = a.pre_flops_per_pair * pre_pairs.get(a.window, 0.0)
+            pb = a.pre_bytes_per_token * prefill_tokens + a.dec_bytes_per_key * pre_prior.get(a.window, 0.0)
+            if a.combined:
+                t += a.count * self._op_time(df + pf, db + pb, a.kernels if (n_decode or prefill_tokens) else 0.0)
+            else:
+                if n_decode:
+                    t += a.count * self._op_time(df, db, a.kernels)
+                if prefill_tokens:
+                    t += a.count * self._op_time(pf, pb, a.kernels)
+        return t
+
+    def step_time(self, n_decode: int, dec_keys: dict, prefill_tokens: int, pre_pairs: dict, pre_prior: dict,
+                  rows: int, eager: bool) -> float:
+        """Seconds for one step: `n_decode` decode tokens reading `dec_keys`, `prefill_tokens`
+        prompt tokens with their pairs and prior keys, logits for `rows` sequences."""
+        T = n_decode + prefill_tokens
+        if T == 0:
+            return 0.0
+        dense = self.dense_prefill if prefill_tokens else self.dense_decode
+        t = float(dense[min(T, self.max_tokens)]) if T <= self.max_tokens else float(dense[-1]) * T / self.max_tokens
+        t += float(self.head[min(rows, self.max_tokens)])
+        t += self.attention_time(n_decode, dec_keys, prefill_tokens, pre_pairs, pre_prior)
+        return t + (self.eager_surcharge if eager else 0.0)
+
+    def decode_step(self, batch: int, context: float) -> float:
+        """A pure decode step of `batch` sequences of `context` tokens each, captured in a graph."""
+        keys = {w: batch * min(context, w) for w in self.windows}
+        return self.step_time(batch, keys, 0, {}, {}, batch, eager=False)

@@ -1,0 +1,178 @@
+"""`simulate()`: one deployment serving a stream of requests, step by step (see serving/__init__)."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from ..errors import RooflineError
+from ..estimates.estimate import setup
+from ..estimates.memory import kv_bytes_per_token
+from .engines import engine_config, kv_capacity_bytes
+from .predictor import StepPredictor
+from .result import SimResult
+from .scheduler import KVCache, Overheads, Replica, TooLarge
+from .workload import Workload, from_dataset, synthetic
+
+NOT_SIMULATED = ("speculative_model", "num_speculative_tokens", "acceptance_rate")
+WORKLOAD_KEYS = ("batch_size", "input_len", "output_len")
+
+
+@lru_cache(maxsize=1)
+def overhead_table() -> dict:
+    return tomllib.loads((resources.files("roofline") / "data" / "serving_overheads.toml").read_text())
+
+
+def overheads_for(engine: str) -> tuple[Overheads, dict]:
+    row = overhead_table()[engine]
+    return Overheads(float(row["step_s"]), float(row["per_seq_s"])), dict(row)
+
+
+_PREDICTORS: dict = {}
+
+
+def predictor_for(s, max_tokens: int) -> StepPredictor:
+    """Predictors are cached per model, format, split, GPU and token range (tables take ms to build)."""
+    key = (id(s.model), s.model.name, s.prec, s.par, s.roofs, max_tokens)
+    hit = _PREDICTORS.get(key)
+    if hit is None or hit.setup.model is not s.model:
+        if len(_PREDICTORS) > 64:
+            _PREDICTORS.clear()
+        hit = _PREDICTORS[key] = StepPredictor(s, max_tokens)
+    return hit
+
+
+def kv_cache_for(s, cfg) -> tuple[KVCache, str]:
+    capacity, how = kv_capacity_bytes(s, cfg)
+    m, p, par = s.model, s.prec, s.par
+    share = math.ceil(m.num_layers / par.pp) / m.num_layers
+    glob, windowed = 0.0, {}
+    for layer, count in m.layer_groups():
+        b = kv_bytes_per_token(m, p, par, layer) * count * share
+        if layer.window_kind == "global" or not layer.window:
+            glob += b
+        else:
+            windowed[float(layer.window)] = windowed.get(float(layer.window), 0.0) + b
+    return KVCache(capacity, cfg.block_size, glob, sorted(windowed.items())), how
+
+
+def _check_slo(name: str, value) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise RooflineError(f"--{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _concurrency(value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise RooflineError(f"--max-concurrency must be a whole number ≥ 1, got {value!r}")
+    return int(value)
+
+
+def _hit_rate(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise RooflineError(f"--prefix-cache-hit-rate must be in [0, 1], got {value!r}")
+    return float(value)
+
+
+def make_workload(num_prompts, request_rate, input_len, output_len, dataset, seed, random_range_ratio,
+                  burstiness, slo_given: bool) -> Workload:
+    if dataset is not None:
+        return from_dataset(dataset, request_rate=request_rate, burstiness=burstiness, seed=seed, num_prompts=num_prompts)
+    if input_len is None or output_len is None:
+        what = "--ttft-slo/--tpot-slo need a workload" if slo_given else "no workload"
+        raise RooflineError(f"{what}: give --input-len and --output-len, or --dataset FILE")
+    return synthetic(1000 if num_prompts is None else num_prompts, input_len, output_len, request_rate,
+                     burstiness, random_range_ratio, seed)
+
+
+def prepare(model, gpu, engine, estimate_options: dict, **engine_options):
+    """The resolved setup, engine profile, KV cache and predictor of one replica."""
+    bad = [k for k in estimate_options if k in WORKLOAD_KEYS]
+    if bad:
+        raise RooflineError(f"{bad[0]} is not a simulation option: the workload is num_prompts, input_len, output_len or dataset")
+    if any(estimate_options.get(k) is not None for k in NOT_SIMULATED):
+        raise RooflineError("speculative decoding is not simulated yet; `roofline estimate` models it for a static batch")
+    s = setup(model, gpu, **{k: v for k, v in estimate_options.items() if k not in NOT_SIMULATED})
+    cfg = engine_config(engine, s, **engine_options)
+    kv, how = kv_cache_for(s, cfg)
+    pred = predictor_for(s, max(cfg.max_num_batched_tokens, cfg.max_num_seqs))
+    return s, cfg, kv, how, pred
+
+
+def simulate(model, gpu, *, num_prompts=None, request_rate=math.inf, max_concurrency=None, input_len=None,
+             output_len=None, engine="vllm", dataset=None, seed=0, random_range_ratio=1.0, burstiness=1.0,
+             max_num_batched_tokens=None, max_num_seqs=None, block_size=None, gpu_memory_utilization=None,
+             prefix_cache_hit_rate=0.0, ttft_slo=None, tpot_slo=None, disaggregate=None,
+             kv_transfer_bandwidth=None, overheads=None, **estimate_options) -> SimResult:
+    ttft_slo, tpot_slo = _check_slo("ttft-slo", ttft_slo), _check_slo("tpot-slo", tpot_slo)
+    wl = make_workload(num_prompts, request_rate, input_len, output_len, dataset, seed, random_range_ratio,
+                       burstiness, ttft_slo is not None or tpot_slo is not None)
+    conc = _concurrency(max_concurrency)
+    hit = _hit_rate(prefix_cache_hit_rate)
+    engine_options = dict(max_num_batched_tokens=max_num_batched_tokens, max_num_seqs=max_num_seqs,
+                          block_size=block_size, gpu_memory_utilization=gpu_memory_utilization)
+    if disaggregate is not None:
+        from .disagg import simulate_disaggregated
+
+        return simulate_disaggregated(model, gpu, engine, wl, conc, hit, disaggregate, kv_transfer_bandwidth,
+                                      (ttft_slo, tpot_slo), overheads, engine_options, estimate_options,
+                                      request_rate=request_rate)
+    s, cfg, kv, how, pred = prepare(model, gpu, engine, estimate_options, **engine_options)
+    ov, ov_row = overheads_for(cfg.engine) if overheads is None else (overheads, {"basis": "given"})
+    return run_aggregated(s, cfg, kv, how, pred, ov, ov_row, wl, conc, hit, (ttft_slo, tpot_slo), request_rate)
+
+
+def run_aggregated(s, cfg, kv, how, pred, ov, ov_row, wl: Workload, conc, hit, slos, request_rate) -> SimResult:
+    dp = s.par.dp
+    mine = np.arange(0, wl.size, dp)  # replica 0's share, round-robin; the others are alike
+    per_conc = None if conc is None else max(1, math.ceil(conc / dp))
+    inp, out = wl.input_len[mine], wl.output_len[mine]
+    cached = (np.floor(hit * inp / cfg.block_size) * cfg.block_size).astype(np.int64) if hit else None
+    rep = Replica(cfg, pred, kv, ov, wl.arrival_s[mine], inp, out, cached=cached, max_concurrency=per_conc)
+    notes = []
+    try:
+        rep.run()
+        fits = True
+    except TooLarge as e:
+        fits = False
+        need = float(kv.bytes_for(int(inp[e.request] + out[e.request])))
+        notes.append(f"does not fit: a request of {int(inp[e.request])} + {int(out[e.request])} tokens needs "
+                     f"{need / 1e9:.3g} GB of KV cache per GPU; the engine leaves {kv.capacity / 1e9:.3g} GB ({how})")
+    return build_result(s, cfg, kv, how, ov_row, rep, inp, out, dp, conc, slos, request_rate, fits, notes)
+
+
+def build_result(s, cfg, kv, how, ov_row, rep: Replica, inp, out, dp, conc, slos, request_rate, fits, notes) -> SimResult:
+    done = np.isfinite(rep.finish)
+    sent = rep.sent
+    ttft = (rep.first - sent)[done]
+    e2e = (rep.finish - sent)[done]
+    multi = done & (out > 1)
+    tpot = ((rep.finish - rep.first) / np.maximum(out - 1, 1))[multi]
+    itl = np.concatenate(rep.itl) if rep.itl else np.zeros(0)
+    duration = float(np.nanmax(rep.finish) - np.nanmin(sent)) if done.any() else 0.0
+    notes = list(notes)
+    if ov_row.get("basis") == "not fitted":
+        notes.append(f"{cfg.label}: no serving measurements fitted yet; host-side step overheads are taken as 0")
+    if s.par.pp > 1:
+        notes.append("pipeline parallelism: a step passes through every stage in turn (micro-batch overlap not simulated)")
+    if dp > 1:
+        notes.append(f"{dp} data-parallel replicas share the requests round-robin; replica 0 is simulated and throughput × {dp}")
+    return SimResult(
+        model=s.model.name, gpu=s.gpu.name, engine=cfg.to_dict(),
+        deployment={"tp": s.par.tp, "pp": s.par.pp, "dp": dp, "ep": s.par.ep, "num_gpus": s.par.num_gpus},
+        workload={"num_prompts": int(out.size) * dp, "request_rate": None if request_rate in (None, math.inf) else float(request_rate),
+                  "max_concurrency": conc, "mean_input_len": float(inp.mean()), "mean_output_len": float(out.mean())},
+        kv_cache={"capacity_bytes": kv.capacity, "capacity_tokens": kv.tokens_capacity(), "block_size": cfg.block_size,
+                  "working": how, "fits": fits},
+        overheads={k: ov_row[k] for k in ("step_s", "per_seq_s", "basis", "fitted_on") if k in ov_row},
+        duration_s=duration, num_requests=int(done.sum()) * dp, input_tokens=int(inp[done].sum()) * dp,
+        output_tokens=int(out[done].sum()) * dp, ttft=ttft, tpot=tpot, itl=itl, e2e=e2e, steps=rep.steps,
+        preemptions=rep.preemptions, ttft_slo=slos[0], tpot_slo=slos[1], notes=notes, out_len=out[done] * 1)
