@@ -200,7 +200,8 @@ def test_a_gpu_that_is_not_a_name(gpu):
 KEYS = sorted({k for base in BASES.values() for k in base} | {
     "n_embd", "n_layer", "n_head", "num_kv_heads", "multi_query", "layer_types", "attention_chunk_size",
     "no_rope_layers", "use_sliding_window", "max_window_layers", "interleave_moe_layer_step", "intermediate_size_mlp",
-    "text_config", "v_head_dim", "q_lora_rank", "moe_layer_freq", "topk_method", "num_local_experts"})
+    "text_config", "v_head_dim", "q_lora_rank", "moe_layer_freq", "topk_method", "num_local_experts",
+    "quantization_config"})
 HOSTILE = st.one_of(
     st.none(), st.booleans(), st.text(max_size=8),
     st.integers(min_value=-3, max_value=3), st.integers(min_value=-(10**12), max_value=10**12),
