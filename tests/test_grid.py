@@ -10,10 +10,7 @@ from roofline.errors import RooflineError
 @pytest.mark.parametrize("kw", [
     dict(),
     dict(weight_dtype="fp8"),  # native fp8 on H100, weight-only on A100: formats differ along the GPU axis
-    pytest.param(dict(tp=2, weight_dtype="int4", kv_cache_dtype="fp8"), marks=pytest.mark.xfail(
-        strict=True, reason="hook pending in estimates/grid.py (core): _stack_links must return "
-                            "timing.stack_links(links) so each GPU keeps its collective algorithms; "
-                            "tests/test_collectives.py checks the hook")),
+    dict(tp=2, weight_dtype="int4", kv_cache_dtype="fp8"),
     dict(ideal=True),
 ])
 def test_grid_matches_estimate(kw):

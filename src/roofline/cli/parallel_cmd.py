@@ -6,8 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from .estimate_cmd import (ActOpt, BatchOpt, DtypeOpt, GpusPerNodeOpt, InOpt, InterNodeOpt, JsonOpt, KvOpt, MODEL_HELP,
-                           OutOpt, UtilOpt, WBitsOpt, WeightOpt)
+from ..web.schemas import PARALLEL_OWN
+from .estimate_cmd import JsonOpt
+from .options import command, model_argument, param, scenario_params, scenario_values
 
 NumGpusOpt = Annotated[Optional[int], typer.Option(
     "--num-gpus", "-n", help="GPUs to split over; default: the smallest power of two on which some split fits.")]
@@ -18,42 +19,29 @@ MaxTpotOpt = Annotated[Optional[float], typer.Option("--max-tpot", help="Latency
 NoEpOpt = Annotated[bool, typer.Option("--no-expert-parallel", help="MoE models: do not try expert-parallel splits.")]
 
 
+def parallel(model: str, gpu: str, num_gpus, objective: str, max_ttft, max_tpot, no_expert_parallel: bool,
+             json_out: bool, **values) -> None:
+    import json
+
+    from ..estimates.parallel_plan import plan as make_plan
+
+    options = {k: v for k, v in scenario_values(values).items() if k not in PARALLEL_OWN}
+    p = make_plan(model, gpu, num_gpus=num_gpus, objective=objective, max_ttft=max_ttft, max_tpot=max_tpot,
+                  allow_ep=not no_expert_parallel, **options)
+    if json_out:
+        typer.echo(json.dumps(p.to_dict(), indent=2))
+        return
+    _render(p)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command(help="Compare every tensor/pipeline/data(/expert)-parallel split of MODEL over N GPUs and recommend one.")
-    def parallel(
-        model: Annotated[str, typer.Argument(help=MODEL_HELP)],
-        gpu: Annotated[str, typer.Option("--gpu", "-g", help="GPU name or alias (`roofline gpus`).")] = "a100-sxm-80gb",
-        num_gpus: NumGpusOpt = None,
-        gpus_per_node: GpusPerNodeOpt = None,
-        inter_node_link: InterNodeOpt = None,
-        dtype: DtypeOpt = None,
-        weight_dtype: WeightOpt = None,
-        weight_bits: WBitsOpt = None,
-        activation_dtype: ActOpt = None,
-        kv_cache_dtype: KvOpt = None,
-        batch_size: BatchOpt = 1,
-        input_len: InOpt = 1024,
-        output_len: OutOpt = 256,
-        gpu_memory_utilization: UtilOpt = 1.0,
-        objective: ObjectiveOpt = "throughput",
-        max_ttft: MaxTtftOpt = None,
-        max_tpot: MaxTpotOpt = None,
-        no_expert_parallel: NoEpOpt = False,
-        json_out: JsonOpt = False,
-    ) -> None:
-        import json
-
-        from ..estimates.parallel_plan import plan as make_plan
-
-        p = make_plan(model, gpu, num_gpus=num_gpus, objective=objective, max_ttft=max_ttft, max_tpot=max_tpot,
-                      allow_ep=not no_expert_parallel, gpus_per_node=gpus_per_node, inter_node_link=inter_node_link,
-                      dtype=dtype, weight_dtype=weight_dtype, weight_bits=weight_bits, activation_dtype=activation_dtype,
-                      kv_cache_dtype=kv_cache_dtype, batch_size=batch_size, input_len=input_len, output_len=output_len,
-                      gpu_memory_utilization=gpu_memory_utilization)
-        if json_out:
-            typer.echo(json.dumps(p.to_dict(), indent=2))
-            return
-        _render(p)
+    gpu = param("gpu", Annotated[str, typer.Option("--gpu", "-g", help="GPU name or alias (`roofline gpus`).")], "a100-sxm-80gb")
+    params = [model_argument(), *scenario_params(exclude=PARALLEL_OWN, overrides={"gpu": gpu}),
+              param("num_gpus", NumGpusOpt, None), param("objective", ObjectiveOpt, "throughput"),
+              param("max_ttft", MaxTtftOpt, None), param("max_tpot", MaxTpotOpt, None),
+              param("no_expert_parallel", NoEpOpt, False), param("json_out", JsonOpt, False)]
+    app.command("parallel", help="Compare every tensor/pipeline/data(/expert)-parallel split of MODEL over N GPUs and "
+                "recommend one.")(command(parallel, params))
 
 
 def _render(p) -> None:

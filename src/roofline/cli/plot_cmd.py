@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .estimate_cmd import (ActOpt, DtypeOpt, IdealOpt, KvOpt, PpOpt, TpOpt, UtilOpt, WBitsOpt)
+from .options import command, param, scenario_params, scenario_values
 
 KIND_HELP = "roofline, memory, crossover, batch, prefill or precisions."
 MODEL_HELP = ("Catalog name or alias (`roofline models`), HF repo id, or a path to a config.json; "
@@ -52,62 +52,50 @@ def one(values: list[int], what: str, kind: str) -> int:
     return values[0]
 
 
+def plot(kind: str, model: str, output: str, gpu, weight_dtype, batch_size, input_len: str, output_len: str,
+         max_batch, max_input_len, **values) -> None:
+    from ..errors import RooflineError
+    from ..plots import build, check_kind, style
+    from ..plots.inputs import Inputs, split_list
+
+    kind = check_kind(kind)
+    style.check_output(output, style.IMAGE_FORMATS)  # fail before any work
+    gpus = split_list(gpu or DEFAULT_GPU, "--gpu")
+    models = split_list(model, "MODEL")
+    if len(models) > 1 and kind != "precisions":
+        raise RooflineError(f"`plot {kind}` takes one model (a comma list only for `plot precisions`)")
+    weights = split_list(weight_dtype, "--weight-dtype") if weight_dtype else None
+    if weights and len(weights) > 1 and kind != "precisions":
+        raise RooflineError(f"--weight-dtype takes one format for `plot {kind}` (a comma list only for `plot precisions`)")
+    batches = int_list(batch_size or "1", "--batch-size")
+    ins, outs = int_list(input_len, "--input-len"), int_list(output_len, "--output-len")
+    many = kind == "memory"
+    options = dict(scenario_values(values),
+                   weight_dtype=weights[0] if weights and kind != "precisions" else None,
+                   batch_size=batches[0] if many else one(batches, "--batch-size", kind),
+                   input_len=ins[0] if many else one(ins, "--input-len", kind),
+                   output_len=outs[0] if many else one(outs, "--output-len", kind))
+    inputs = Inputs.of(models[0], gpus, **options)
+    extra: dict = {}
+    if kind == "memory":
+        extra = dict(batches=batches if batch_size else None, input_lens=ins, output_lens=outs)
+    elif kind in ("batch", "crossover"):
+        extra = dict(max_batch=max_batch)
+    elif kind == "prefill":
+        extra = dict(max_input_len=max_input_len)
+    elif kind == "precisions":
+        extra = dict(models=models, weight_dtypes=weights, capacity_gpus=gpus if gpu else None)
+    chart = build(kind, inputs, **extra)
+    path = style.save(chart.figure(), output)
+    typer.echo(f"wrote {path} ({chart.title})")
+
+
 def register(app: typer.Typer) -> None:
-    @app.command(help="Draw one chart to a PNG or SVG file. KIND: " + KIND_HELP)
-    def plot(
-        kind: Annotated[str, typer.Argument(help=KIND_HELP)],
-        model: Annotated[str, typer.Argument(help=MODEL_HELP)],
-        output: OutputOpt,
-        gpu: PlotGpuOpt = None,
-        tensor_parallel_size: TpOpt = 1,
-        pipeline_parallel_size: PpOpt = 1,
-        dtype: DtypeOpt = None,
-        weight_dtype: PlotWeightOpt = None,
-        weight_bits: WBitsOpt = None,
-        activation_dtype: ActOpt = None,
-        kv_cache_dtype: KvOpt = None,
-        batch_size: PlotBatchOpt = None,
-        input_len: PlotInOpt = "1024",
-        output_len: PlotOutOpt = "256",
-        gpu_memory_utilization: UtilOpt = 1.0,
-        ideal: IdealOpt = False,
-        max_batch: MaxBatchOpt = None,
-        max_input_len: MaxLenOpt = None,
-    ) -> None:
-        from ..errors import RooflineError
-        from ..plots import build, check_kind, style
-        from ..plots.inputs import Inputs, split_list
-
-        kind = check_kind(kind)
-        style.check_output(output, style.IMAGE_FORMATS)  # fail before any work
-        gpus = split_list(gpu or DEFAULT_GPU, "--gpu")
-        models = split_list(model, "MODEL")
-        if len(models) > 1 and kind != "precisions":
-            raise RooflineError(f"`plot {kind}` takes one model (a comma list only for `plot precisions`)")
-        weights = split_list(weight_dtype, "--weight-dtype") if weight_dtype else None
-        if weights and len(weights) > 1 and kind != "precisions":
-            raise RooflineError(f"--weight-dtype takes one format for `plot {kind}` (a comma list only for `plot precisions`)")
-        batches = int_list(batch_size or "1", "--batch-size")
-        ins, outs = int_list(input_len, "--input-len"), int_list(output_len, "--output-len")
-        many = kind == "memory"
-        options = dict(tp=tensor_parallel_size, pp=pipeline_parallel_size, dtype=dtype,
-                       weight_dtype=weights[0] if weights and kind != "precisions" else None, weight_bits=weight_bits,
-                       activation_dtype=activation_dtype, kv_cache_dtype=kv_cache_dtype,
-                       batch_size=batches[0] if many else one(batches, "--batch-size", kind),
-                       input_len=ins[0] if many else one(ins, "--input-len", kind),
-                       output_len=outs[0] if many else one(outs, "--output-len", kind),
-                       gpu_memory_utilization=gpu_memory_utilization, ideal=ideal)
-        inputs = Inputs.of(models[0], gpus, **options)
-        extra: dict = {}
-        if kind == "memory":
-            extra = dict(batches=batches if batch_size else None, input_lens=ins, output_lens=outs)
-        elif kind in ("batch", "crossover"):
-            extra = dict(max_batch=max_batch)
-        elif kind == "prefill":
-            extra = dict(max_input_len=max_input_len)
-        elif kind == "precisions":
-            extra = dict(models=models, weight_dtypes=weights, capacity_gpus=gpus if gpu else None)
-        chart = build(kind, inputs, **extra)
-        path = style.save(chart.figure(), output)
-        typer.echo(f"wrote {path} ({chart.title})")
-
+    lists = {"gpu": param("gpu", PlotGpuOpt, None), "weight_dtype": param("weight_dtype", PlotWeightOpt, None),
+             "batch_size": param("batch_size", PlotBatchOpt, None), "input_len": param("input_len", PlotInOpt, "1024"),
+             "output_len": param("output_len", PlotOutOpt, "256")}
+    params = [param("kind", Annotated[str, typer.Argument(help=KIND_HELP)]),
+              param("model", Annotated[str, typer.Argument(help=MODEL_HELP)]), param("output", OutputOpt),
+              *scenario_params(overrides=lists), param("max_batch", MaxBatchOpt, None),
+              param("max_input_len", MaxLenOpt, None)]
+    app.command("plot", help="Draw one chart to a PNG or SVG file. KIND: " + KIND_HELP)(command(plot, params))

@@ -134,13 +134,14 @@ def explain(e: Estimate) -> None:
 
 
 def gpus_table(gpus) -> None:
-    t = Table(box=box.SIMPLE_HEAD, title="GPUs (dense peaks; `roofline show NAME` for details)")
+    t = Table(box=box.SIMPLE_HEAD, title="GPUs (dense peaks; memory as the driver reports it, datasheet label in brackets; `roofline show NAME` for details)")
     for col in ("name", "aliases", "memory", "bandwidth", "bf16", "fp8", "fp4", "ridge bf16", "link"):
         t.add_column(col, justify="right" if col in ("memory", "bandwidth", "bf16", "fp8", "fp4", "ridge bf16") else "left")
     for g in gpus:
         pk = g.peak_flops
         half = pk.get("bf16") or pk.get("fp16")
-        t.add_row(g.name, ", ".join(g.aliases[:3]), fmt_bytes(g.memory_bytes), fmt_bw(g.memory_bandwidth),
+        label = f" ({g.memory_label})" if g.memory_label else ""
+        t.add_row(g.name, ", ".join(g.aliases[:3]), fmt_bytes(g.memory_bytes) + label, fmt_bw(g.memory_bandwidth),
                   fmt_rate(half) if half else "-", fmt_rate(pk["fp8"]) if "fp8" in pk else "-",
                   fmt_rate(pk["fp4"]) if "fp4" in pk else "-", f"{half / g.memory_bandwidth:.0f}" if half else "-",
                   g.scale_up_link or g.host_link)

@@ -1,90 +1,126 @@
-"""Capacity questions answered from the memory model: the largest batch for a context, the longest
-context for a batch, and the fewest GPUs that hold the workload.
+"""Capacity questions, answered by inverting the one memory function with the one search helper:
+the largest batch at this context, the longest context at this batch, the fewest GPUs that hold
+the workload.
 
-Memory per GPU is weights + overhead (fixed) + KV cache and activations (growing with batch and
-context), so the largest batch is a division, and the longest context a search over a monotone
-function, done in two vectorized passes.
+Memory per GPU is what the evaluation charges (estimates/evaluation.py): weights (and a draft's),
+KV cache for each replica's ⌈batch / dp⌉ sequences (and the draft's), peak prefill activations
+and the runtime overhead.
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..catalog.factors import factor
-from ..specs.model import ModelSpec
-from ..specs.parallel import Parallel, valid_tp
-from ..specs.precision import Precision
-from .estimate import MAX_BATCH, MAX_TOKENS
+from ..errors import RooflineError
+from ..explain import Trace
+from ..specs.parallel import Parallel
 from .memory import activation_bytes, kv_cache_bytes, weight_split
+from .search import first_true, last_true
+from .speculative import draft_kv_bytes, draft_weights_bytes
+from .splits import SEARCH, Split, splits
 
-MAX_GPUS = 4096
-_WEIGHTS: dict[tuple, tuple[ModelSpec, float]] = {}
-
-
-def fixed_bytes(m: ModelSpec, p: Precision, par: Parallel) -> float:
-    """Weights on the most loaded GPU plus the runtime overhead (cached per model, format and split)."""
-    key = (id(m), p, par.tp, par.pp, par.ep, par.dp)
-    hit = _WEIGHTS.get(key)
-    if hit is None or hit[0] is not m:
-        if len(_WEIGHTS) > 4096:
-            _WEIGHTS.clear()
-        hit = (m, weight_split(m, par).bytes(p))
-        _WEIGHTS[key] = hit
-    return hit[1] + factor("runtime_overhead_bytes").value
+MAX_BATCH = 10_000_000
+MAX_TOKENS = 100_000_000
 
 
-def _memory(m: ModelSpec, p: Precision, par: Parallel, batch, input_len, output_len, extra: float) -> np.ndarray:
+def memory_parts(s, par: Parallel, batch, input_len, output_len) -> tuple:
+    """(weights, KV cache, activations, overhead) bytes per GPU for the setup under split `par`;
+    batch is the deployment's (shared by par.dp replicas). Arrays broadcast."""
+    m, p = s.model, s.prec
+    b_rep = np.ceil(np.asarray(batch, dtype=float) / par.dp)
     L = np.asarray(input_len, dtype=float)
-    return (fixed_bytes(m, p, par) + extra + kv_cache_bytes(m, p, par, batch, L + output_len)
-            + activation_bytes(m, p, par, batch, L))
+    weights = weight_split(m, par).bytes(p)
+    kv = kv_cache_bytes(m, p, par, b_rep, L + output_len)
+    if s.speculative is not None:
+        weights = weights + draft_weights_bytes(s.speculative, p, par)
+        kv = kv + draft_kv_bytes(s.speculative, p, par, b_rep, L, output_len)
+    return weights, kv, activation_bytes(m, p, par, b_rep, L), s.profile.value("runtime_overhead_bytes")
 
 
-def max_batch(m: ModelSpec, p: Precision, par: Parallel, input_len: int, output_len: int, capacity: float,
-              extra: float = 0.0) -> int:
-    """Largest batch (per replica) that fits: memory is linear in the batch."""
-    per_seq = float(_memory(m, p, par, 1, input_len, output_len, extra)) - fixed_bytes(m, p, par) - extra
-    free = capacity - fixed_bytes(m, p, par) - extra
-    if free < per_seq:
-        return 0
-    return int(min(MAX_BATCH, math.floor(free / per_seq)))
+def memory_total(s, par: Parallel, batch, input_len, output_len) -> np.ndarray:
+    w, kv, act, over = memory_parts(s, par, batch, input_len, output_len)
+    return w + kv + act + over
 
 
-def max_context(m: ModelSpec, p: Precision, par: Parallel, batch: int, output_len: int, capacity: float,
-                extra: float = 0.0) -> int:
-    """Longest prompt + output per sequence that fits at this batch (output length held), 0 if none."""
-    coarse = np.unique(np.round(np.geomspace(1, MAX_TOKENS, 160)))
-    fits = _memory(m, p, par, batch, coarse, output_len, extra) <= capacity
-    if not fits[0]:
-        return 0
-    if fits[-1]:
-        return int(MAX_TOKENS + output_len)
-    last = int(np.nonzero(fits)[0][-1])
-    lo, hi = coarse[last], coarse[last + 1]  # lo fits, hi does not
-    while hi - lo > 1:  # each pass narrows the bracket 4096-fold
-        grid = np.unique(np.round(np.linspace(lo, hi, int(min(hi - lo + 1, 4097)))))
-        ok = _memory(m, p, par, batch, grid, output_len, extra) <= capacity
-        i = int(np.nonzero(ok)[0][-1])
-        lo, hi = grid[i], grid[i + 1]
-    return int(lo) + output_len
+def largest_batch(s, trace: Trace | None = None) -> int:
+    """Largest deployment batch (all replicas) that fits at the setup's lengths; 0 if none."""
+    fits = lambda b: memory_total(s, s.par, b, s.input_len, s.output_len) <= s.capacity  # noqa: E731
+    best = last_true(fits, 1, MAX_BATCH) or 0
+    if trace is not None:
+        # memory is affine in the batch per replica: fixed + b_r × per sequence
+        one, two = (float(memory_total(s, s.par, b * s.par.dp, s.input_len, s.output_len)) for b in (1, 2))
+        per_seq, fixed = two - one, 2 * one - two
+        trace.add("largest batch", "⌊(capacity − fixed) / per sequence⌋ × dp, fixed = weights + overhead, "
+                  "per sequence = KV + activations of one sequence",
+                  f"⌊({s.capacity!r} − {fixed!r}) / {per_seq!r}⌋ × {s.par.dp}", str(best))
+    return best
 
 
-def min_gpus(m: ModelSpec, p: Precision, batch: int, input_len: int, output_len: int, capacity: float,
-             extra: float = 0.0, node: int = 8) -> dict | None:
-    """Fewest GPUs of one replica (a power of two) on which the workload fits, as tensor × pipeline
-    parallelism: the widest tensor split inside a node first (it splits the KV cache too and needs
-    the fast link), pipeline stages across nodes; None beyond MAX_GPUS."""
-    tps = valid_tp(m, limit=MAX_GPUS)
-    n = 1
-    while n <= MAX_GPUS:
-        fitting = [t for t in tps if n % t == 0]
-        for tp in sorted(fitting, key=lambda t: (t > node, -t)):
-            pp = n // tp
-            if pp > m.num_layers:
-                continue
-            par = Parallel(tp=tp, pp=pp)
-            if float(_memory(m, p, par, batch, input_len, output_len, extra)) <= capacity:
-                return {"num_gpus": n, "tp": tp, "pp": pp}
-        n *= 2
+def longest_context(s) -> int:
+    """Longest prompt + output per sequence that fits at the setup's batch (output held), 0 if none."""
+    fits = lambda L: memory_total(s, s.par, s.total_batch, L, s.output_len) <= s.capacity  # noqa: E731
+    prompt = last_true(fits, 1, MAX_TOKENS)
+    return 0 if prompt is None else prompt + s.output_len
+
+
+@dataclass(frozen=True)
+class Fewest:
+    num_gpus: int
+    split: Split
+
+
+def split_parallel(s, sp: Split) -> Parallel:
+    return Parallel(tp=sp.tp, pp=sp.pp, dp=sp.dp, ep=sp.ep, gpus_per_node=s.par.gpus_per_node,
+                    inter_node_link=s.par.inter_node_link)
+
+
+def runnable(s, sp: Split) -> bool:
+    """Whether the split can be set up at all on this GPU (its groups have a link to talk over)."""
+    from .timing import roofs
+
+    try:
+        roofs(s.gpu, s.prec, split_parallel(s, sp), s.ideal, s.profile)
+    except RooflineError:
+        return False
+    return True
+
+
+def fitting_splits(s, n: int, allow_ep: bool = True) -> list[Split]:
+    """The runnable splits over n GPUs on which the setup's workload fits."""
+    return [sp for sp in splits(s.model, n, allow_ep)
+            if float(memory_total(s, split_parallel(s, sp), s.total_batch, s.input_len, s.output_len)) <= s.capacity
+            and runnable(s, sp)]
+
+
+def fewest_gpus(s, allow_ep: bool = True, counts=SEARCH) -> Fewest | None:
+    """Smallest GPU count (a power of two) with a fitting split, and among those splits the one
+    that keeps tensor parallelism inside a node, then has the most replicas, the widest tensor
+    split; None beyond the largest count searched. The parallel planner searches the same way."""
+    from .comm import node_size
+
+    node = node_size(s.gpu, s.par.gpus_per_node)
+    for n in counts:
+        ok = fitting_splits(s, n, allow_ep)
+        if ok:
+            return Fewest(n, max(ok, key=lambda sp: (sp.tp <= node, sp.dp, sp.tp, -sp.pp, -sp.ep)))
     return None
+
+
+def critical_batch(s) -> int | None:
+    """Smallest batch at which decode's weight GEMMs become compute-bound (their FLOP time reaches
+    their byte time). Attention, which streams the KV cache, is left out, as in the primers, so the
+    answer does not depend on the lengths."""
+    from ..cost.graph import step_ops
+    from .timing import time_step
+
+    def compute_bound(batches: np.ndarray) -> np.ndarray:
+        ops = [o for o in step_ops(s.model, s.prec, s.par, "decode", batches, s.input_len, s.output_len)
+               if o.unit == "gemm" and o.name != "lm_head"]
+        st = time_step(ops, s.roofs, s.par)
+        comp = sum(t.op.count * np.broadcast_to(t.compute, batches.shape) for t in st.ops)
+        mem = sum(t.op.count * np.broadcast_to(t.memory, batches.shape) for t in st.ops)
+        return comp >= mem
+
+    return first_true(compute_bound, 1, 2**22, coarse=96)

@@ -24,28 +24,13 @@ from ..specs.hardware import GPU
 from ..specs.model import ModelSpec
 from ..specs.parallel import valid_tp
 from ..units import fmt_bw, fmt_bytes, fmt_time
-from .estimate import Estimate, check_count, estimate
+from .capacity import fewest_gpus
+from .estimate import Estimate, check_count, estimate, setup
 from .result import clean
+from .splits import SEARCH, Split, splits
 
 TIE = 0.03  # splits within 3% of the best objective are equivalent: estimates are not that precise
-SEARCH = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 OBJECTIVES = ("throughput", "latency")
-
-
-@dataclass(frozen=True)
-class Split:
-    tp: int
-    pp: int
-    dp: int
-    ep: int = 1
-
-    @property
-    def label(self) -> str:
-        parts = [f"TP={self.tp}"] if self.tp > 1 else []
-        parts += [f"PP={self.pp}"] if self.pp > 1 else []
-        parts += [f"DP={self.dp}"] if self.dp > 1 else []
-        parts += [f"EP={self.ep}"] if self.ep > 1 else []
-        return " × ".join(parts) or "1 GPU"
 
 
 @dataclass
@@ -110,30 +95,9 @@ class Plan:
         })
 
 
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
-def splits(m: ModelSpec, num_gpus: int, allow_ep: bool = True) -> list[Split]:
-    """Every (tp, pp, dp[, ep]) that multiplies to num_gpus and the model's shapes can take."""
-    tps = set(valid_tp(m, limit=num_gpus))
-    out = []
-    for tp in _divisors(num_gpus):
-        if tp not in tps:
-            continue
-        for pp in _divisors(num_gpus // tp):
-            if pp > m.num_layers:
-                continue
-            dp = num_gpus // (tp * pp)
-            out.append(Split(tp, pp, dp))
-            if allow_ep and m.is_moe and tp * dp > 1 and m.moe.num_experts % (tp * dp) == 0:
-                out.append(Split(tp, pp, dp, tp * dp))
-    return out
-
-
 def _evaluate(m: ModelSpec, gpu: GPU, sp: Split, kwargs: dict) -> Row:
     try:
-        e = estimate(m, gpu, tp=sp.tp, pp=sp.pp, dp=sp.dp, ep=sp.ep, **kwargs)
+        e = estimate(m, gpu, tp=sp.tp, pp=sp.pp, dp=sp.dp, enable_expert_parallel=sp.ep > 1, **kwargs)
     except RooflineError as err:  # e.g. a split that leaves the node on a GPU with no network
         return Row(sp, None, str(err))
     return Row(sp, e)
@@ -238,19 +202,12 @@ def plan(model, gpu, *, num_gpus=None, objective="throughput", max_ttft=None, ma
     m = model if isinstance(model, ModelSpec) else get_model(model)
     g = gpu if isinstance(gpu, GPU) else get_gpu(gpu)
     searched = num_gpus is None
-    if searched:
-        counts = list(SEARCH)
+    if searched:  # the same search as the estimate's "fewest GPUs": memory only, then estimate that count
+        fewest = fewest_gpus(setup(m, g, **kwargs), allow_ep)
+        n = fewest.num_gpus if fewest else SEARCH[-1]
     else:
-        counts = [check_count("--num-gpus", num_gpus, maximum=4096)]
-    rows: list[Row] = []
-    n = counts[0]
-    for n in counts:
-        cand = splits(m, n, allow_ep)
-        if not cand:
-            continue
-        rows = [_evaluate(m, g, sp, kwargs) for sp in cand]
-        if not searched or any(r.fits for r in rows):
-            break
+        n = check_count("--num-gpus", num_gpus, maximum=4096)
+    rows = [_evaluate(m, g, sp, kwargs) for sp in splits(m, n, allow_ep)]
     if not rows:
         raise RooflineError(f"no split of {m.name} over {n} GPUs divides its {m.attention.num_heads} attention heads")
     valid = [r for r in rows if r.est is not None]

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import RooflineError
 from ..units import fmt_time
-from .result import Phase
+from .result import PhaseParts
 from .timing import StepTime
 
 
@@ -51,27 +51,36 @@ def micro_batches(batch: int, pp: int, requested: int | None) -> int:
 
 @dataclass(frozen=True)
 class Schedule:
-    """One phase run through the pipeline, in seconds."""
+    """One phase run through the pipeline, in seconds (arrays over a sweep's axes)."""
 
-    stage_s: tuple[float, ...]  # each stage's time on one micro-batch
-    send_s: float  # one stage-to-stage hand-over
-    time_s: float  # the phase: prefill makespan or one decode step
-    busy_s: float  # the busiest stage's work: m × max_k t_k
-    send_wait_s: float  # hand-overs on the critical path
-    bubble_s: float  # time the busiest stage idles
+    stage_s: tuple  # each stage's time on one micro-batch
+    send_s: object  # one stage-to-stage hand-over
+    time_s: object  # the phase: prefill makespan or one decode step
+    busy_s: object  # the busiest stage's work: m × max_k t_k
+    send_wait_s: object  # hand-overs on the critical path
+    bubble_s: object  # time the busiest stage idles
 
     @property
-    def bubble_fraction(self) -> float:
-        return self.bubble_s / self.time_s if self.time_s else 0.0
+    def bubble_fraction(self):
+        t = np.asarray(self.time_s, dtype=float)
+        return np.where(t > 0, np.asarray(self.bubble_s) / np.where(t > 0, t, 1.0), 0.0)
 
     def to_dict(self) -> dict:
-        return {"stage_time_s": list(self.stage_s), "send_s": self.send_s, "time_s": self.time_s, "busy_s": self.busy_s,
-                "send_wait_s": self.send_wait_s, "bubble_s": self.bubble_s, "bubble_fraction": self.bubble_fraction}
+        return {"stage_time_s": [float(t) for t in self.stage_s], "send_s": float(self.send_s),
+                "time_s": float(self.time_s), "busy_s": float(self.busy_s), "send_wait_s": float(self.send_wait_s),
+                "bubble_s": float(self.bubble_s), "bubble_fraction": float(self.bubble_fraction)}
 
 
-def _split(st: StepTime) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """(layers, first-stage extras, last-stage extras) as [compute, memory, overhead, comm] times,
-    and the time of one stage hand-over."""
+def _parts(ots) -> np.ndarray:
+    """[compute, memory, overhead, comm] time of a list of timed ops, stacked on a leading axis."""
+    s = StepTime(ots)
+    return np.stack(np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in
+                                          (s.compute_bound_time, s.memory_bound_time, s.overhead_time, s.comm_time))))
+
+
+def _split(st: StepTime):
+    """(layers, first-stage extras, last-stage extras) as stacked [compute, memory, overhead, comm]
+    times, and the time of one stage hand-over."""
     layers, first, last, send = [], [], [], []
     for t in st.ops:
         if t.op.comm_kind == "p2p":
@@ -80,37 +89,37 @@ def _split(st: StepTime) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
             (first if t.op.name == "embedding" else last).append(t)
         else:
             layers.append(t)
-
-    def parts(ots) -> np.ndarray:
-        s = StepTime(ots)
-        return np.array([float(s.compute_bound_time), float(s.memory_bound_time), float(s.overhead_time), float(s.comm_time)])
-
-    sends = StepTime(send)
     n_send = sum(t.op.count for t in send)
-    return parts(layers), parts(first), parts(last), float(sends.time) / n_send if n_send else 0.0
+    one_send = np.asarray(StepTime(send).time, dtype=float) / n_send if n_send else np.asarray(0.0)
+    return _parts(layers), _parts(first), _parts(last), one_send
 
 
-def schedule(st: StepTime, phase: str, num_layers: int, pp: int, m: int) -> tuple[Schedule, Phase]:
-    """The phase's time through the pipeline from one micro-batch's step (all stages, per GPU)."""
+def schedule(st: StepTime, phase: str, num_layers: int, pp: int, m) -> tuple[Schedule, PhaseParts]:
+    """The phase's time through the pipeline from one micro-batch's step (all stages, per GPU);
+    `m` (micro-batches) and every time may be arrays over a sweep's axes."""
     layers, first, last, send = _split(st)
     counts = stage_layers(num_layers, pp)
-    stages = [c / num_layers * layers + (first if k == 0 else 0) + (last if k == pp - 1 else 0) for k, c in enumerate(counts)]
-    times = [float(v.sum()) for v in stages]
-    k_max = int(np.argmax(times))
-    t_max, t_sum, sends = times[k_max], sum(times), (pp - 1) * send
+    m = np.asarray(m, dtype=float)
+    stages = [c / num_layers * layers + (first if k == 0 else 0.0) + (last if k == pp - 1 else 0.0)
+              for k, c in enumerate(counts)]
+    stages = np.stack(np.broadcast_arrays(*stages))  # (pp, 4, ...)
+    times = stages.sum(axis=1)  # (pp, ...)
+    k_max = np.argmax(times, axis=0)
+    t_max, t_sum, sends = times.max(axis=0), times.sum(axis=0), (pp - 1) * send
     busy = m * t_max
     if phase == "prefill":
         time = t_sum + (m - 1) * t_max + sends
-        send_wait, bubble = sends, time - busy - sends
+        send_wait, bubble = sends + 0.0 * time, time - busy - sends
     else:
-        time = max(busy, t_sum + sends)
+        time = np.maximum(busy, t_sum + sends)
         extra = time - busy
-        send_wait = min(extra, sends)
+        send_wait = np.minimum(extra, sends)
         bubble = extra - send_wait
-    bubble = max(bubble, 0.0)  # rounding only
-    c, mem, ov, cm = m * stages[k_max]
-    parts = {"compute": c, "memory": mem, "overhead": ov, "communication": cm + send_wait}
-    ph = Phase(time, m * float(st.flops), m * float(st.bytes), max(parts, key=parts.get), c, mem, ov, cm + send_wait, bubble)
+    bubble = np.maximum(bubble, 0.0)  # rounding only
+    busiest = np.take_along_axis(stages, k_max[None, None, ...] if np.ndim(k_max) else np.asarray(k_max).reshape(1, 1), axis=0)[0]
+    c, mem, ov, cm = (m * busiest[i] for i in range(4))
+    ph = PhaseParts(time, m * np.asarray(st.flops, dtype=float), m * np.asarray(st.bytes, dtype=float),
+                    c, mem, ov, cm + send_wait, bubble)
     return Schedule(tuple(times), send, time, busy, send_wait, bubble), ph
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from functools import cached_property
+from typing import Any
 
 from .memory import Memory
 
@@ -68,8 +69,61 @@ class Phase:
         }
 
 
+BOUNDS = ("compute", "memory", "overhead", "communication")
+
+
+@dataclass(frozen=True)
+class PhaseParts:
+    """A phase's time and where it goes, as arrays over an evaluation's axes (0-d at one point)."""
+
+    time_s: Any
+    flops: Any
+    bytes: Any
+    compute_s: Any  # time in compute-bound operators
+    memory_s: Any  # time in memory-bound operators
+    overhead_s: Any  # kernel launches and dequantization
+    comm_s: Any  # collectives
+    bubble_s: Any = 0.0  # pipeline parallelism: time the busiest stage waits for work
+
+    def at(self, index=()) -> "Phase":
+        """The phase at one point of the axes (an index into the broadcast arrays)."""
+        import numpy as np
+
+        vals = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (
+            self.time_s, self.flops, self.bytes, self.compute_s, self.memory_s, self.overhead_s, self.comm_s, self.bubble_s)))
+        t, f, b, c, m, o, cm, bu = (float(v[index]) for v in vals)
+        parts = (c, m, o, cm)
+        return Phase(t, f, b, BOUNDS[parts.index(max(parts))], c, m, o, cm, bu)
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """The capacity questions at this workload, answered from the memory function."""
+
+    max_batch_size: int  # all replicas; 0: not even one sequence fits
+    max_context_len: int  # prompt + output per sequence, capped by the model's context window
+    max_context_len_by_memory: int
+    min_gpus: int | None  # None: more than 4096
+    min_gpus_tp: int | None
+    min_gpus_pp: int | None
+    min_gpus_dp: int | None
+    min_gpus_ep: int | None
+
+    def __getitem__(self, key: str):  # mapping-style access, as in the JSON
+        return self.to_dict()[key]
+
+    def to_dict(self) -> dict:
+        return {"max_batch_size": self.max_batch_size, "max_context_len": self.max_context_len,
+                "max_context_len_by_memory": self.max_context_len_by_memory, "min_gpus": self.min_gpus,
+                "min_gpus_tp": self.min_gpus_tp, "min_gpus_pp": self.min_gpus_pp, "min_gpus_dp": self.min_gpus_dp,
+                "min_gpus_ep": self.min_gpus_ep}
+
+
 @dataclass(frozen=True)
 class Estimate:
+    """One point of the evaluation: memory, phases and what bounds them. Capacity, the critical
+    batch and the explain trace are computed from the same setup on first use."""
+
     model: dict
     gpu: dict
     precision: dict
@@ -78,16 +132,14 @@ class Estimate:
     ideal: bool
     memory: Memory
     prefill: Phase
-    decode: Phase  # one mean decode step (per-token time for each sequence of the batch)
+    decode: Phase  # one output token's decode time (per sequence of the batch)
     ridge_point_flop_per_byte: float
-    critical_batch_size: int | None
     notes: tuple[str, ...]
     ops: tuple[OpRow, ...] = ()
     comm: dict = field(default_factory=dict)  # links used by each collective
     pipeline: dict | None = None  # stages, micro-batches, bubble (pipeline parallelism)
     speculative: dict | None = None  # draft, k, acceptance, expected tokens, speed-up
-    _explain: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
-    _capacity: Callable[[], dict] | None = field(default=None, repr=False, compare=False)
+    setup: Any = field(default=None, repr=False, compare=False)  # the resolved scenario it evaluates
 
     @property
     def ttft_s(self) -> float:
@@ -110,24 +162,29 @@ class Estimate:
         """Static batch: every sequence's output tokens over the whole request (prefill included)."""
         return self.workload["batch_size"] * self.workload["output_len"] / self.e2e_latency_s
 
-    @property
-    def capacity(self) -> dict:
-        """Largest batch at this context, longest context at this batch, fewest GPUs that hold the
-        workload (computed on first use)."""
-        cached = self.__dict__.get("_capacity_value")
-        if cached is None:
-            cached = self._capacity() if self._capacity else {}
-            object.__setattr__(self, "_capacity_value", cached)
-        return cached
+    @cached_property
+    def capacity(self) -> Capacity:
+        """Largest batch at this context, longest context at this batch, fewest GPUs that hold the workload."""
+        from .estimate import capacity_of
+
+        return capacity_of(self.setup)
+
+    @cached_property
+    def critical_batch_size(self) -> int | None:
+        from .capacity import critical_batch
+
+        return critical_batch(self.setup)
 
     def explain(self):
-        """The trace: every figure with its formula and the numbers substituted."""
-        if self._explain is None:
-            raise RuntimeError("this estimate carries no explain trace")
-        return self._explain()
+        """The trace: every figure with its formula and the numbers substituted, recorded by
+        re-running this estimate's evaluation with recording on."""
+        from .estimate import traced
+
+        return traced(self.setup)
 
     def to_dict(self, explain: bool = False) -> dict:
         n_gpus = self.parallel["num_gpus"]
+        comm = self.prefill.comm_s + (self.workload["output_len"] - 1) * self.decode.comm_s
         out = {
             "model": self.model,
             "gpu": self.gpu,
@@ -135,7 +192,7 @@ class Estimate:
             "parallel": self.parallel,
             "workload": self.workload,
             "ideal": self.ideal,
-            "memory": {**self.memory.to_dict(), **self.capacity},
+            "memory": {**self.memory.to_dict(), **self.capacity.to_dict()},
             "prefill": self.prefill.to_dict(),
             "decode": {
                 "time_per_token_s": self.tpot_s,
@@ -148,10 +205,8 @@ class Estimate:
             "e2e_latency_s": self.e2e_latency_s,
             "output_tokens_per_s": self.output_tokens_per_s,
             "output_tokens_per_s_per_gpu": self.output_tokens_per_s / n_gpus,
-            "comm": {"time_s": self.prefill.comm_s + (self.workload["output_len"] - 1) * self.decode.comm_s,
-                     "prefill_s": self.prefill.comm_s, "decode_step_s": self.decode.comm_s,
-                     "share": (self.prefill.comm_s + (self.workload["output_len"] - 1) * self.decode.comm_s) / self.e2e_latency_s,
-                     **self.comm},
+            "comm": {"time_s": comm, "prefill_s": self.prefill.comm_s, "decode_step_s": self.decode.comm_s,
+                     "share": comm / self.e2e_latency_s, **self.comm},
             "pipeline": self.pipeline,
             "speculative": self.speculative,
             "ridge_point_flop_per_byte": self.ridge_point_flop_per_byte,

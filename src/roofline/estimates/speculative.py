@@ -27,15 +27,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..catalog import get_model
-from ..catalog.factors import factor
 from ..cost.graph import step_ops
 from ..errors import RooflineError
 from ..specs.model import ModelSpec
 from ..specs.parallel import Parallel
 from ..specs.precision import Precision
 from ..units import fmt_bytes, fmt_time
-from .memory import Memory, kv_cache_bytes, weight_split
-from .result import Phase
+from .memory import kv_cache_bytes, weight_split
+from ..cost.ops import Num
+from .result import PhaseParts
 from .timing import Roofs, StepTime, time_step
 
 MAX_SPECULATIVE_TOKENS = 64
@@ -108,47 +108,46 @@ def resolve(target: ModelSpec, speculative_model: str | ModelSpec | None, num_sp
 
 @dataclass(frozen=True)
 class SpecResult:
+    """One speculative step and what it yields; times are arrays over an evaluation's axes."""
+
     config: SpecConfig
     expected_tokens: float
-    draft_step_s: float  # one draft decode step of the batch
-    verify_s: float  # one target step over k + 1 tokens per sequence
-    extra_s: float  # bookkeeping kernels per step
-    plain_tpot_s: float  # decode step without speculation
-    draft_prefill_s: float
+    draft_step_s: Num  # one draft decode step of the batch
+    verify_s: Num  # one target step over k + 1 tokens per sequence
+    extra_s: Num  # bookkeeping kernels per step
+    plain_tpot_s: Num  # decode step without speculation
+    draft_prefill_s: Num
     draft_weights_bytes: float
-    draft_kv_bytes: float
-    decode: Phase  # per output token, averaged over a verification step
+    draft_kv_bytes: Num
+    decode: PhaseParts  # per output token, averaged over a verification step
 
     @property
-    def step_s(self) -> float:
+    def step_s(self) -> Num:
         return self.config.k * self.draft_step_s + self.verify_s + self.extra_s
 
     @property
-    def tpot_s(self) -> float:
+    def tpot_s(self) -> Num:
         return self.step_s / self.expected_tokens
 
     @property
-    def speedup(self) -> float:
+    def speedup(self) -> Num:
         return self.plain_tpot_s / self.tpot_s
 
     def to_dict(self) -> dict:
         c = self.config
         return {
             "method": c.method, "draft": c.label, "num_speculative_tokens": c.k, "acceptance_rate": c.alpha,
-            "expected_tokens_per_step": self.expected_tokens, "draft_step_s": self.draft_step_s, "verify_step_s": self.verify_s,
-            "extra_s": self.extra_s, "step_s": self.step_s, "time_per_token_s": self.tpot_s,
-            "time_per_token_without_s": self.plain_tpot_s, "speedup": self.speedup, "draft_prefill_s": self.draft_prefill_s,
-            "draft_weights_bytes": self.draft_weights_bytes, "draft_kv_cache_bytes": self.draft_kv_bytes,
+            "expected_tokens_per_step": self.expected_tokens, "draft_step_s": float(self.draft_step_s),
+            "verify_step_s": float(self.verify_s), "extra_s": float(self.extra_s), "step_s": float(self.step_s),
+            "time_per_token_s": float(self.tpot_s), "time_per_token_without_s": float(self.plain_tpot_s),
+            "speedup": float(self.speedup), "draft_prefill_s": float(self.draft_prefill_s),
+            "draft_weights_bytes": float(self.draft_weights_bytes), "draft_kv_cache_bytes": float(self.draft_kv_bytes),
         }
 
 
 def _parts(st: StepTime) -> np.ndarray:
-    return np.array([float(st.compute_bound_time), float(st.memory_bound_time), float(st.overhead_time), float(st.comm_time)])
-
-
-def _phase(parts: np.ndarray, flops: float, nbytes: float) -> Phase:
-    names = ("compute", "memory", "overhead", "communication")
-    return Phase(float(parts.sum()), flops, nbytes, names[int(np.argmax(parts))], *map(float, parts))
+    return np.stack(np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in
+                                          (st.compute_bound_time, st.memory_bound_time, st.overhead_time, st.comm_time))))
 
 
 def _draft_weights(cfg: SpecConfig, prec: Precision, par: Parallel) -> float:
@@ -162,38 +161,40 @@ def _draft_weights(cfg: SpecConfig, prec: Precision, par: Parallel) -> float:
     return ws.quantized * prec.weight.bytes + (ws.unquantized - ends) * prec.model.bytes
 
 
-def evaluate(cfg: SpecConfig, target: ModelSpec, prec: Precision, par: Parallel, r: Roofs, batch: int, input_len: int,
-             output_len: int, plain: StepTime) -> SpecResult:
+def draft_kv_bytes(cfg: SpecConfig, prec: Precision, par: Parallel, batch, input_len, output_len):
+    """The draft's KV cache: every sequence's context plus the k drafted tokens."""
+    if cfg.draft is None:
+        return 0.0 * np.asarray(batch, dtype=float)
+    return kv_cache_bytes(cfg.draft, prec, par, batch, np.asarray(input_len, dtype=float) + output_len + cfg.k)
+
+
+def draft_weights_bytes(cfg: SpecConfig, prec: Precision, par: Parallel) -> float:
+    return _draft_weights(cfg, prec, par)
+
+
+def evaluate(cfg: SpecConfig, target: ModelSpec, prec: Precision, par: Parallel, r: Roofs, batch, input_len,
+             output_len, plain: StepTime, step_kernels: float) -> SpecResult:
+    """`step_kernels`: the profile's speculative_step_kernels. Batch and lengths may be arrays."""
     k = cfg.k
     verify = time_step(step_ops(target, prec, par, "decode", batch, input_len, output_len, query_len=k + 1), r, par)
-    zero = np.zeros(4)
+    v_parts = _parts(verify)
+    zero = np.zeros_like(v_parts)
     if cfg.draft is not None:
         d_dec = time_step(step_ops(cfg.draft, prec, par, "decode", batch, input_len, output_len), r, par)
         d_pre = time_step(step_ops(cfg.draft, prec, par, "prefill", batch, input_len, output_len), r, par)
-        d_parts, d_flops, d_bytes, d_pre_s = _parts(d_dec), float(d_dec.flops), float(d_dec.bytes), float(d_pre.time)
-        d_kv = float(kv_cache_bytes(cfg.draft, prec, par, batch, input_len + output_len + k))
+        d_parts, d_flops, d_bytes, d_pre_s = _parts(d_dec), np.asarray(d_dec.flops), np.asarray(d_dec.bytes), np.asarray(d_pre.time)
+        d_kv = draft_kv_bytes(cfg, prec, par, batch, input_len, output_len)
     else:
-        d_parts, d_flops, d_bytes, d_pre_s, d_kv = zero, 0.0, 0.0, 0.0, 0.0
-    extra = factor("speculative_step_kernels").value * float(r.kernel_overhead)
+        d_parts, d_flops, d_bytes, d_pre_s, d_kv = zero, 0.0, 0.0, 0.0 * v_parts[0], 0.0 * v_parts[0]
+    extra = step_kernels * np.asarray(r.kernel_overhead, dtype=float)
     E = expected_tokens(cfg.alpha, k)
-    parts = (k * d_parts + _parts(verify) + np.array([0.0, 0.0, extra, 0.0])) / E
-    decode = _phase(parts, (k * d_flops + float(verify.flops)) / E, (k * d_bytes + float(verify.bytes)) / E)
-    return SpecResult(cfg, E, float(d_parts.sum()), float(verify.time), extra, float(plain.time), d_pre_s,
-                      _draft_weights(cfg, prec, par), d_kv, decode)
-
-
-def with_draft_memory(mem: Memory, res: SpecResult) -> Memory:
-    """The target's memory plus the draft's weights and KV cache."""
-    return Memory(mem.weights_bytes + res.draft_weights_bytes, mem.kv_cache_bytes + res.draft_kv_bytes, mem.activation_bytes,
-                  mem.overhead_bytes, mem.capacity_bytes, mem.kv_bytes_per_token)
-
-
-def with_draft_prefill(pre: Phase, res: SpecResult) -> Phase:
-    """TTFT: the draft prefills the prompt too, after the target."""
-    if not res.draft_prefill_s:
-        return pre
-    return Phase(pre.time_s + res.draft_prefill_s, pre.flops, pre.bytes, pre.bound, pre.compute_s, pre.memory_s,
-                 pre.overhead_s + res.draft_prefill_s, pre.comm_s, pre.bubble_s)
+    parts = np.broadcast_arrays(k * d_parts, v_parts)
+    parts = (parts[0] + parts[1]) / E
+    parts[2] = parts[2] + extra / E
+    decode = PhaseParts(parts.sum(axis=0), (k * d_flops + np.asarray(verify.flops)) / E,
+                        (k * d_bytes + np.asarray(verify.bytes)) / E, *parts)
+    return SpecResult(cfg, E, d_parts.sum(axis=0), np.asarray(verify.time, dtype=float), extra,
+                      np.asarray(plain.time, dtype=float), d_pre_s, _draft_weights(cfg, prec, par), d_kv, decode)
 
 
 def describe(res: SpecResult) -> list[tuple[str, str, str, str]]:

@@ -1,8 +1,9 @@
-"""Sweeps: one setup's figures across many batch sizes or prompt lengths in a single pass.
+"""Sweeps: one setup's figures across many batch sizes or prompt lengths, as views of the one
+evaluation (estimates/evaluation.py) with an axis: a sweep's value at the estimate's own point is
+the estimate's value (pipeline schedule, speculative decoding and replicas included).
 
-The cost graph and the memory model take NumPy arrays, so a sweep evaluates every operator once
-for the whole grid instead of looping over points. Grids are integer batch sizes or token counts,
-log-spaced when the range spans decades, and never longer than MAX_POINTS.
+Grids are integer batch sizes or token counts, log-spaced when the range spans decades, and never
+longer than MAX_POINTS. Batch sizes are the deployment's (shared by data-parallel replicas).
 
     s = setup("llama-2-7b", "a100", batch_size=8)
     d = decode_sweep(s, batch_grid(1024))
@@ -16,12 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..catalog.factors import factor
-from ..cost.graph import step_ops
 from ..errors import RooflineError
-from .estimate import MAX_BATCH, MAX_TOKENS, Setup, critical_batch
-from .memory import activation_bytes, kv_cache_bytes, weight_split
-from .timing import time_step
+from .capacity import MAX_BATCH, MAX_TOKENS, critical_batch, largest_batch, memory_parts
+from .estimate import Setup
+from .evaluation import evaluate
+from .search import first_true
 
 MAX_POINTS = 10_000  # one sweep's grid; more points than pixels on any chart
 
@@ -92,42 +92,31 @@ def memory_sweep(s: Setup, batch, input_len=None, output_len=None) -> MemorySwee
     L = np.asarray(s.input_len if input_len is None else input_len, dtype=float)
     out = np.asarray(s.output_len if output_len is None else output_len, dtype=float)
     shape = np.broadcast_shapes(b.shape, L.shape, out.shape)
-    weights = weight_split(s.model, s.par).bytes(s.prec)
+    weights, kv, act, overhead = memory_parts(s, s.par, b, L, out)
     return MemorySweep(
         batch=_full(b, shape), input_len=_full(L, shape), output_len=_full(out, shape),
-        weights_bytes=_full(weights, shape),
-        kv_cache_bytes=_full(kv_cache_bytes(s.model, s.prec, s.par, b, L + out), shape),
-        activation_bytes=_full(activation_bytes(s.model, s.prec, s.par, b, L), shape),
-        overhead_bytes=_full(factor("runtime_overhead_bytes").value, shape),
-        capacity_bytes=float(s.capacity),
+        weights_bytes=_full(weights, shape), kv_cache_bytes=_full(kv, shape), activation_bytes=_full(act, shape),
+        overhead_bytes=_full(overhead, shape), capacity_bytes=float(s.capacity),
     )
 
 
 def max_batch_that_fits(s: Setup) -> int:
-    """Largest batch whose memory fits at the setup's lengths (0: not even one sequence).
-    Memory is affine in the batch (weights and overhead fixed, KV and activations per sequence)."""
-    one = memory_sweep(s, 1.0)
-    fixed = float(one.weights_bytes + one.overhead_bytes)
-    per_seq = float(one.kv_cache_bytes + one.activation_bytes)
-    room = s.capacity - fixed
-    if room < per_seq:
-        return 0
-    return int(min(math.floor(room / per_seq), MAX_BATCH))
+    """Largest batch whose memory fits at the setup's lengths (0: not even one sequence)."""
+    return largest_batch(s)
 
 
 def kv_crossover_batch(s: Setup) -> int | None:
     """Smallest batch at which the KV cache outweighs the weights, at the setup's lengths."""
-    one = memory_sweep(s, 1.0)
-    per_seq = float(one.kv_cache_bytes)
-    if per_seq <= 0:
-        return None
-    b = max(1, math.ceil(float(one.weights_bytes) / per_seq))
-    return b if b <= MAX_BATCH else None
+    def over(b: np.ndarray) -> np.ndarray:
+        m = memory_sweep(s, b)
+        return m.kv_cache_bytes > m.weights_bytes
+    return first_true(over, 1, MAX_BATCH)
 
 
 @dataclass(frozen=True)
 class DecodeSweep:
-    """One mean decode step at each batch size (the setup's lengths)."""
+    """The decode phase at each batch size (the setup's lengths): time per output token, as the
+    estimate's TPOT at that batch."""
 
     batch: np.ndarray
     step_time_s: np.ndarray
@@ -147,14 +136,14 @@ class DecodeSweep:
 
 def decode_sweep(s: Setup, batch) -> DecodeSweep:
     b = np.asarray(batch, dtype=float)
-    st = time_step(step_ops(s.model, s.prec, s.par, "decode", b, s.input_len, s.output_len), s.roofs, s.par)
-    return DecodeSweep(b, _full(st.time, b.shape), _full(st.flops, b.shape), _full(st.bytes, b.shape),
+    ev = evaluate(s, batch=b)
+    return DecodeSweep(b, _full(ev.tpot_s, b.shape), _full(ev.decode.flops, b.shape), _full(ev.decode.bytes, b.shape),
                        memory_sweep(s, b), critical_batch(s))
 
 
 @dataclass(frozen=True)
 class PrefillSweep:
-    """The prefill of the setup's batch at each prompt length."""
+    """TTFT of the setup's batch at each prompt length, as the estimate's TTFT there."""
 
     input_len: np.ndarray
     ttft_s: np.ndarray
@@ -168,30 +157,15 @@ class PrefillSweep:
         return self.flops / self.bytes
 
 
-def _prefill(s: Setup, lengths: np.ndarray):
-    return time_step(step_ops(s.model, s.prec, s.par, "prefill", s.batch, lengths, s.output_len), s.roofs, s.par)
-
-
 def prefill_ridge_crossing(s: Setup, max_len: int = MAX_TOKENS) -> int | None:
     """Shortest prompt (tokens per sequence, at the setup's batch) whose whole prefill step has
-    arithmetic intensity ≥ the ridge point: a log-spaced search, then every length in the bracket."""
+    arithmetic intensity ≥ the ridge point."""
     ridge = s.gpu.ridge_point(s.prec.gemm_compute)
-    coarse = integer_grid(max_len, 128)
-    st = _prefill(s, coarse)
-    over = np.nonzero(np.asarray(st.flops) / np.asarray(st.bytes) >= ridge)[0]
-    if over.size == 0:
-        return None
-    if over[0] == 0:
-        return int(coarse[0])
-    lo, hi = coarse[over[0] - 1], coarse[over[0]]
-    fine = np.arange(lo, hi + 1, max(1.0, math.ceil((hi - lo) / MAX_POINTS)))
-    st = _prefill(s, fine)
-    hit = np.nonzero(np.asarray(st.flops) / np.asarray(st.bytes) >= ridge)[0]
-    return int(fine[hit[0]]) if hit.size else int(hi)
+    return first_true(lambda L: evaluate(s, input_len=L).prefill_intensity >= ridge, 1, max_len)
 
 
 def prefill_sweep(s: Setup, lengths) -> PrefillSweep:
     L = np.asarray(lengths, dtype=float)
-    st = _prefill(s, L)
-    return PrefillSweep(L, _full(st.time, L.shape), _full(st.flops, L.shape), _full(st.bytes, L.shape),
+    ev = evaluate(s, input_len=L)
+    return PrefillSweep(L, _full(ev.ttft_s, L.shape), _full(ev.prefill.flops, L.shape), _full(ev.prefill.bytes, L.shape),
                         s.gpu.ridge_point(s.prec.gemm_compute), prefill_ridge_crossing(s))

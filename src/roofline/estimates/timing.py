@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..catalog.factors import factor
+from ..catalog.factors import Profile, default_profile
 from ..catalog.links import get_link
 from ..cost.ops import Num, Op, n
 from ..specs.hardware import GPU, Link
@@ -43,6 +43,7 @@ class Roofs:
     overlap: Num = 1.0  # fraction of min(t_compute, t_memory) hidden under the max
     eager_kernel_overhead: Num = 0.0  # extra s per kernel in steps not captured in a CUDA graph
     eager_collective_latency: Num = 0.0  # extra s per collective in such steps
+    profile: Profile | None = None  # the calibration profile these roofs were built from
     tp_link: "CommLink | None" = None
     ideal: bool = False  # a step's time is its fused limit, not the per-operator sum
     pp_link: "CommLink | None" = None
@@ -73,8 +74,10 @@ def comm_link(gpu: GPU, group: int, gpus_per_node: int | None, ideal: bool, netw
     return group_link(gpu, group, gpus_per_node, ideal, network, intra)
 
 
-def roofs(gpu: GPU, prec: Precision, par: Parallel, ideal: bool = False) -> Roofs:
+def roofs(gpu: GPU, prec: Precision, par: Parallel, ideal: bool = False, profile: Profile | None = None) -> Roofs:
     f = gpu.factors
+    pf = profile or default_profile()
+    factor = pf.__getitem__
     # the best-shape matmul rate (matmul_efficiency) times what a model's GEMM shapes get of it
     shape = 1.0 if ideal else factor("gemm_shape_efficiency").value
     eta_c = 1.0 if ideal else f.matmul_efficiency.for_dtype(prec.gemm_compute) * shape
@@ -92,6 +95,7 @@ def roofs(gpu: GPU, prec: Precision, par: Parallel, ideal: bool = False) -> Roof
         overlap=1.0 if ideal else factor("compute_memory_overlap").value,
         eager_kernel_overhead=0.0 if ideal else factor("eager_kernel_overhead_s").value,
         eager_collective_latency=0.0 if ideal else factor("eager_collective_latency_s").value,
+        profile=pf,
         tp_link=_tensor_link(gpu, par, ideal) if par.tp > 1 else None,
         pp_link=_pipeline_link(gpu, par, ideal) if par.pp > 1 else None,
         ep_link=_all_to_all_link(gpu, par, ideal) if par.ep > 1 else None,
@@ -256,6 +260,7 @@ def bound_label(step: StepTime) -> str:
 def describe_roofs(gpu: GPU, prec: Precision, r: Roofs, ideal: bool) -> list[tuple[str, str, str, str]]:
     """(name, formula, substituted, result) lines for the explain trace."""
     f = gpu.factors
+    factor = (r.profile or default_profile()).__getitem__
     if ideal:
         return [
             ("compute roof", f"peak {prec.gemm_compute} (dense, datasheet)", "", fmt_rate(float(r.gemm))),

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..estimates.estimate import critical_batch
+from ..estimates.capacity import critical_batch
 from ..estimates.sweep import batch_grid, decode_sweep, max_batch_that_fits
 from . import style
 from .crossover_chart import MAX_DEFAULT_BATCH
@@ -135,10 +135,11 @@ def build(inputs: Inputs, max_batch: int | None = None, points: int = 256) -> Ba
     series = []
     for s in inputs.setups:
         fits = max_batch_that_fits(s)
-        d = decode_sweep(s, batch_grid(default_max_batch(critical_batch(s), fits, s.batch) if max_batch is None else max_batch, points))
-        at = decode_sweep(s, np.array([float(s.batch)]))  # the chosen batch, on the curve even between grid points
+        top = default_max_batch(critical_batch(s), fits, s.total_batch) if max_batch is None else max_batch  # 0 is an error
+        d = decode_sweep(s, batch_grid(top, points))
+        at = decode_sweep(s, np.array([float(s.total_batch)]))  # the chosen batch, on the curve even between grid points
         series.append(BatchSeries(s.gpu.name, s.gpu.display_name, style.listed(d.batch), style.listed(d.step_time_s),
-                                  style.listed(d.tokens_per_s), d.critical_batch, fits, s.batch,
+                                  style.listed(d.tokens_per_s), d.critical_batch, fits, s.total_batch,
                                   float(at.step_time_s[0]), float(at.tokens_per_s[0])))
     s = inputs.first
     return BatchChart(f"Decode vs batch size: {s.model.name} on {gpus_label(inputs.setups)}",

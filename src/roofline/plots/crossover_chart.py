@@ -107,7 +107,7 @@ def build(inputs: Inputs, max_batch: int | None = None, points: int = 256) -> Cr
     s = inputs.first
     cross = kv_crossover_batch(s)
     fits = max_batch_that_fits(s)
-    grid = batch_grid(default_max_batch(cross, fits, s.batch) if max_batch is None else max_batch, points)
+    grid = batch_grid(default_max_batch(cross, fits, s.total_batch) if max_batch is None else max_batch, points)
     m = memory_sweep(s, grid)
     return CrossoverChart(
         f"Weights vs KV cache: {s.model.name}", workload_label(s, with_batch=False),

@@ -1,7 +1,8 @@
 """What every chart starts from: a model, one or more GPUs, and the estimate's options.
 
 The model is resolved once (catalog name, config path or an already-parsed ModelSpec) and each
-GPU gets its own Setup and Estimate from the core, which the charts then sweep.
+GPU gets its own Setup and Estimate from the core, which the charts then sweep. Every option of
+roofline.Scenario applies, so a chart's value at the estimate's point is the estimate's value.
 """
 
 from __future__ import annotations
@@ -11,15 +12,16 @@ from functools import cached_property
 
 from ..catalog import get_model
 from ..errors import RooflineError
-from ..estimates.estimate import Setup, run, setup
+from ..estimates.estimate import Setup, run
 from ..estimates.result import Estimate
+from ..scenario import Scenario
 from ..specs.model import ModelSpec
 
 MAX_GPUS = 8  # overlays beyond this are unreadable
 
-# The estimate's keyword options a chart accepts (everything but the model and the GPU).
-OPTIONS = ("tp", "pp", "dtype", "weight_dtype", "weight_bits", "activation_dtype", "kv_cache_dtype",
-           "batch_size", "input_len", "output_len", "gpu_memory_utilization", "ideal")
+# The estimate's keyword options a chart accepts: every Scenario field but the model and the GPU,
+# by name or short alias (tp, pp, dp, micro_batches).
+OPTIONS = tuple(n for n in Scenario.model_fields if n not in ("model", "gpu")) + ("tp", "pp", "dp", "micro_batches")
 
 
 def split_list(text: str | None, what: str) -> list[str]:
@@ -55,7 +57,7 @@ class Inputs:
 
     @cached_property
     def setups(self) -> list[Setup]:
-        return [setup(self.model, g, **self.options) for g in self.gpus]
+        return [Scenario.of(self.model, g, **self.options).setup() for g in self.gpus]
 
     @cached_property
     def estimates(self) -> list[Estimate]:
@@ -102,20 +104,23 @@ def precision_label(s: Setup) -> str:
 def workload_label(s: Setup, with_batch: bool = True, with_lengths: bool = True) -> str:
     parts = []
     if with_batch:
-        parts.append(f"batch {s.batch}")
+        parts.append(f"batch {s.total_batch}")
     if with_lengths:
         parts.append(f"{s.input_len} in / {s.output_len} out tokens")
     parts.append(precision_label(s))
     if s.par.num_gpus > 1:
-        parts.append(f"tp {s.par.tp} × pp {s.par.pp} (per GPU)")
+        parts.append(f"tp {s.par.tp} × pp {s.par.pp} × dp {s.par.dp} (memory per GPU)")
+    if s.speculative is not None:
+        parts.append(f"speculative {s.speculative.label}, k={s.speculative.k}")
     if s.ideal:
         parts.append("ideal roofline")
     return " · ".join(parts)
 
 
 def step_caveat(s: Setup) -> str:
-    """Sweeps time one plain forward step; say so where the estimate itself schedules more."""
-    return " · one step through all stages, pipeline overlap not applied" if s.par.pp > 1 else ""
+    """Sweeps are the estimate's own evaluation (pipeline schedule and speculation included):
+    nothing to caveat. Kept for the charts' subtitles."""
+    return ""
 
 
 def gpus_label(setups: list[Setup]) -> str:

@@ -102,7 +102,7 @@ def default_batches(inputs: Inputs) -> list[int]:
     """Batch 1, the chosen batch, and the largest batch that fits the first GPU."""
     s = inputs.first
     most = max_batch_that_fits(s)
-    return sorted({1, s.batch, *([most] if most else [])})
+    return sorted({1, s.total_batch, *([most] if most else [])})
 
 
 def build(inputs: Inputs, batches=None, input_lens=None, output_lens=None) -> MemoryChart:

@@ -14,7 +14,7 @@ import numpy as np
 from ..catalog import get_gpu
 from ..cost.params import count_params
 from ..errors import RooflineError
-from ..estimates.estimate import setup
+from ..scenario import Scenario
 from ..estimates.sweep import memory_sweep
 from ..units import GB, fmt_bytes, fmt_num
 from . import style
@@ -125,8 +125,8 @@ def build(inputs: Inputs, models=None, weight_dtypes=None, capacity_gpus=None) -
     specs.sort(key=lambda m: count_params(m).total)
     for m in specs:
         for d in dtypes:
-            s = setup(m, ref.gpu, **opts, weight_dtype=d)
-            mem = memory_sweep(s, s.batch)
+            s = Scenario.of(m, ref.gpu, **opts, weight_dtype=d).setup()
+            mem = memory_sweep(s, s.total_batch)
             bars.append(Bar(m.name, count_params(m).total, s.prec.weight.name, float(mem.weights_bytes),
                             float(mem.kv_cache_bytes), float(mem.activation_bytes + mem.overhead_bytes)))
     util = inputs.options.get("gpu_memory_utilization", 1.0)

@@ -69,7 +69,7 @@ def _inputs(inputs: Inputs, estimates: list[Estimate]) -> str:
         ["GPUs", ", ".join(f"{x.gpu['display_name']} [{x.gpu['name']}]" for x in estimates)],
         ["precision", precision_label(s) + f" — {e.precision['label']}"],
         ["parallelism", f"tensor {s.par.tp} × pipeline {s.par.pp} = {s.par.num_gpus} GPU(s); memory figures are per GPU"],
-        ["workload", f"batch {s.batch} × ({s.input_len} prompt + {s.output_len} output) tokens"],
+        ["workload", f"batch {s.total_batch} × ({s.input_len} prompt + {s.output_len} output) tokens"],
         ["GPU memory usable", f"{inputs.options.get('gpu_memory_utilization', 1.0):g} of capacity"],
         ["mode", "ideal roofline (datasheet peaks, no efficiencies or overheads)" if s.ideal else "calibrated (efficiencies and kernel overheads applied)"],
     ]

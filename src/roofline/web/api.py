@@ -82,8 +82,8 @@ def check_split(*sizes) -> None:
 def inputs_of(w: Workload):
     from ..plots.inputs import Inputs
 
-    check_split(w.tensor_parallel_size, w.pipeline_parallel_size)
-    return Inputs.of(model_of(w), gpus_of(w), **w.options())
+    check_split(w.tensor_parallel_size, w.pipeline_parallel_size, w.data_parallel_size)
+    return Inputs.of(model_of(w), gpus_of(w), **{**w.scenario_options(), "speculative_model": _speculative(w.speculative_model)})
 
 
 @router.get("", summary="Index of the API", tags=["meta"])
@@ -100,9 +100,17 @@ def index() -> dict:
             "POST /api/plot/{kind}": "a chart's data and Plotly figure, or PNG/SVG (roofline plot)",
             "POST /api/report": "the self-contained HTML report (roofline report)",
             "GET /api/limits": "the caps on requests",
+            "GET /api/options": "every estimate option with its default, help and unit",
         },
         "docs": "/docs", "openapi": "/openapi.json",
     }
+
+
+@router.get("/options", summary="Every estimate option: name, default, help, unit, flags", tags=["meta"])
+def options() -> dict:
+    from ..scenario import describe_fields
+
+    return {"fields": [{**f, "default": f["default"]} for f in describe_fields()]}
 
 
 @router.get("/limits", summary="Caps on request size", tags=["meta"])
@@ -175,14 +183,13 @@ def _speculative(name: str | None):
 @router.post("/estimate", summary="Memory, TTFT, TPOT, throughput and bounds (one GPU: an object; several: a list)",
              tags=["estimate"], responses=ERRORS)
 def estimate(req: EstimateRequest) -> Any:
-    from ..estimates.estimate import estimate as run_estimate
+    from ..scenario import Scenario
 
     check_split(req.tensor_parallel_size, req.pipeline_parallel_size, req.data_parallel_size)
     check_split(req.num_gpus)
     model = model_of(req)
-    drafter = _speculative(req.speculative_model)
-    docs = [run_estimate(model, g, speculative_model=drafter, **req.estimate_options()).to_dict(explain=req.explain)
-            for g in gpus_of(req)]
+    options = {**req.scenario_options(), "speculative_model": _speculative(req.speculative_model)}
+    docs = [Scenario.of(model, g, **options).estimate().to_dict(explain=req.explain) for g in gpus_of(req)]
     return docs[0] if len(docs) == 1 else docs
 
 
@@ -199,7 +206,7 @@ def _parallel(req: ParallelRequest) -> CleanJSONResponse:
 
     p = plan(model_of(req), _not_found(resolve_gpu, req.gpu), num_gpus=req.num_gpus, objective=req.objective,
              max_ttft=req.max_ttft, max_tpot=req.max_tpot, allow_ep=not req.no_expert_parallel,
-             gpus_per_node=req.gpus_per_node, inter_node_link=req.inter_node_link, **req.job_options())
+             **{**req.scenario_options(), "speculative_model": _speculative(req.speculative_model)})
     return CleanJSONResponse(p.to_dict())  # serialized here, in the worker thread
 
 
