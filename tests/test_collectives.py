@@ -105,3 +105,42 @@ def test_grid_keeps_each_gpus_algorithms():
                 e = roofline.estimate("mistral-7b", name, batch_size=b, input_len=L, output_len=300, **kw)
                 assert g.tpot_s[gi, bi, ii, 0] == pytest.approx(e.tpot_s, rel=1e-9)
                 assert g.ttft_s[gi, bi, ii, 0] == pytest.approx(e.ttft_s, rel=1e-9)
+
+
+def test_layer_split_divides_memory_and_only_adds_the_hand_over():
+    # llama.cpp-style layer split of Llama-2-7B over 2 A100s, batch 1: GPUs run one after another, so a decode step
+    # is the single-GPU step plus one hand-over: NCCL send, LL protocol: 6.6 us + 0.6 us + 4096 × 2 B / (234.9 GB/s × 0.5)
+    # = 7.26975 us
+    from roofline.estimates.parallel_plan import plan
+
+    p = plan("llama-2-7b", "a100", num_gpus=2)
+    layer = next(r for r in p.rows if getattr(r.split, "mode", "") == "layer")
+    one = roofline.estimate("llama-2-7b", "a100")
+    assert layer.split.label == "layer split ×2" and layer.est.parallel["micro_batches"] == 1
+    assert layer.est.tpot_s - one.tpot_s == pytest.approx(7.2e-6 + 8192 / (234.9e9 * 0.5), rel=1e-3)
+    assert layer.est.memory.weights_bytes < 0.51 * one.memory.weights_bytes
+
+
+@pytest.mark.parametrize("batch", [1, 16, 64])
+def test_tp_across_nodes_only_when_it_wins_and_the_notes_agree(batch):
+    from roofline.estimates.parallel_plan import plan
+
+    p = plan("llama-2-70b", "a100", dtype="fp16", num_gpus=16, inter_node_link="roce-100", batch_size=batch)
+    best = p.recommended
+    crosses = best.est.comm.get("tp_link") and best.est.comm["tp_link"]["kind"] == "inter-node"
+    if crosses:  # strictly the highest throughput of all fitting splits
+        assert best.est.output_tokens_per_s == max(r.est.output_tokens_per_s for r in p.rows if r.fits)
+    assert not any(n.startswith(best.split.label + ":") for n in p.notes)  # no note argues against the pick
+    if batch == 64:  # 16 KB × 64 per all-reduce over 100 GbE: the network dominates and TP stays in the node
+        assert not crosses and best.split.tp <= 8
+
+
+def test_split_mode_layer_sizes_and_micro_batches():
+    from roofline.estimates.pipeline import layer_split_sizes, micro_batches_for
+
+    assert layer_split_sizes(4, 1, 1) == (1, 4)  # 4 GPUs: 4 stages of whole layers
+    assert micro_batches_for("layer", 8, 4, None) == 1 and micro_batches_for("tensor", 8, 4, None) == 4
+    with pytest.raises(RooflineError, match="tensor-parallel"):
+        layer_split_sizes(4, 2, 1)
+    with pytest.raises(RooflineError, match="one micro-batch"):
+        micro_batches_for("layer", 8, 4, 2)

@@ -47,7 +47,7 @@ def test_70b_fp16_tp2_on_two_a100():
 def test_planner_answers_the_seed():
     p = plan("llama-2-70b", "a100", dtype="fp16")  # fewest GPUs: 2 × A100-80GB with TP=2
     assert p.num_gpus == 2 and p.recommended.split.tp == 2
-    assert {r.split.label: r.fits for r in p.rows} == {"TP=2": True, "PP=2": True, "DP=2": False}
+    assert {r.split.label: r.fits for r in p.rows} == {"TP=2": True, "PP=2": True, "DP=2": False, "layer split ×2": True}
     q = plan("llama-2-70b", "rtx-a6000", dtype="fp16")  # or 4 × A6000 (48 GB)
     assert q.num_gpus == 4 and q.recommended.split.tp == 4
 
@@ -67,7 +67,7 @@ def test_planner_json_and_cli(capsys):
     out = run_cli_ok(capsys, "parallel", "llama-2-70b", "--gpu", "a100", "--dtype", "fp16", "--json")
     doc = json.loads(out)
     assert doc["num_gpus"] == 2 and doc["recommended"]["tp"] == 2
-    assert {s["label"] for s in doc["splits"]} == {"TP=2", "PP=2", "DP=2"}
+    assert {s["label"] for s in doc["splits"]} == {"TP=2", "PP=2", "DP=2", "layer split ×2"}
     text = run_cli_ok(capsys, "parallel", "llama-2-70b", "--gpu", "a100", "--dtype", "fp16", "--num-gpus", "2")
     assert "Recommended: TP=2" in text
 

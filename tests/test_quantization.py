@@ -62,7 +62,7 @@ def checkpoint_setup(model, gpu, **kw):
     s = setup(model, gpu, **kw)
     prec = resolve_precision(s.gpu, kw.get("dtype"), kw.get("weight_dtype"), kw.get("kv_cache_dtype"),
                              kw.get("activation_dtype"), kw.get("weight_bits"), checkpoint=s.model.quantization)
-    return replace(s, prec=prec, roofs=roofs(s.gpu, prec, s.par, s.ideal))
+    return replace(s, prec=prec, roofs=roofs(s.gpu, prec, s.par, s.ideal, s.profile))
 
 
 def test_gpt_oss_120b_weights_by_hand():

@@ -22,8 +22,11 @@ app = typer.Typer(
 )
 
 from . import catalog_cmd, estimate_cmd, formulas_cmd, parallel_cmd, plot_cmd, report_cmd, web_cmd  # noqa: E402  (commands register on `app`)
+from . import plan_cmd, prices_cmd  # noqa: E402
 
 for module in (estimate_cmd, parallel_cmd, catalog_cmd, formulas_cmd, plot_cmd, report_cmd, web_cmd):
+    module.register(app)
+for module in (plan_cmd, prices_cmd):
     module.register(app)
 from . import simulate_cmd; simulate_cmd.register(app)  # noqa: E402,E702
 

@@ -8,7 +8,7 @@ import typer
 
 from .options import command, param, scenario_params, scenario_values
 
-KIND_HELP = "roofline, memory, crossover, batch, prefill or precisions."
+KIND_HELP = "roofline, memory, crossover, batch, prefill, precisions or serving (simulated)."
 MODEL_HELP = ("Catalog name or alias (`roofline models`), HF repo id, or a path to a config.json; "
               "for `precisions`, a comma list of models to compare.")
 DEFAULT_GPU = "a100-sxm-80gb"
@@ -27,6 +27,10 @@ PlotOutOpt = Annotated[str, typer.Option("--output-len", help="Generated tokens 
 OutputOpt = Annotated[str, typer.Option("--output", "-o", help="File to write: .png or .svg.")]
 MaxBatchOpt = Annotated[Optional[int], typer.Option(
     "--max-batch", help="Largest batch of the sweep (`batch`, `crossover`); default: past the critical batch and the memory limit.")]
+EngineOpt = Annotated[str, typer.Option("--engine", help="`serving`: the engine simulated, vllm, sglang or tensorrt-llm (trtllm).")]
+RateOpt = Annotated[Optional[float], typer.Option(
+    "--request-rate", help="`serving`: requests/s of the run drawn over time (default: 80% of the saturation rate).")]
+PromptsOpt = Annotated[int, typer.Option("--num-prompts", help="`serving`: requests per simulated run.")]
 MaxLenOpt = Annotated[Optional[int], typer.Option(
     "--max-input-len", help="Longest prompt of the sweep (`prefill`); default: 8192, or past --input-len and the context window.")]
 
@@ -53,13 +57,15 @@ def one(values: list[int], what: str, kind: str) -> int:
 
 
 def plot(kind: str, model: str, output: str, gpu, weight_dtype, batch_size, input_len: str, output_len: str,
-         max_batch, max_input_len, **values) -> None:
+         max_batch, max_input_len, engine, request_rate, num_prompts, **values) -> None:
     from ..errors import RooflineError
     from ..plots import build, check_kind, style
     from ..plots.inputs import Inputs, split_list
 
     kind = check_kind(kind)
     style.check_output(output, style.IMAGE_FORMATS)  # fail before any work
+    if kind == "serving":
+        return _serving(model, output, gpu, weight_dtype, input_len, output_len, engine, request_rate, num_prompts, values)
     gpus = split_list(gpu or DEFAULT_GPU, "--gpu")
     models = split_list(model, "MODEL")
     if len(models) > 1 and kind != "precisions":
@@ -90,6 +96,23 @@ def plot(kind: str, model: str, output: str, gpu, weight_dtype, batch_size, inpu
     typer.echo(f"wrote {path} ({chart.title})")
 
 
+def _serving(model, output, gpu, weight_dtype, input_len, output_len, engine, request_rate, num_prompts, v) -> None:
+    """`plot serving`: simulated runs (plots/serving_chart.py), built from the model and options directly."""
+    from ..plots import style
+    from ..plots.serving_chart import build
+
+    util = v.get("gpu_memory_utilization")
+    chart = build(model, gpu or DEFAULT_GPU, input_len=one(int_list(input_len, "--input-len"), "--input-len", "serving"),
+                  output_len=one(int_list(output_len, "--output-len"), "--output-len", "serving"), engine=engine,
+                  request_rate=request_rate, num_prompts=num_prompts, tp=v.get("tensor_parallel_size", 1),
+                  pp=v.get("pipeline_parallel_size", 1), dp=v.get("data_parallel_size", 1),
+                  enable_expert_parallel=v.get("enable_expert_parallel", False), dtype=v.get("dtype"),
+                  weight_dtype=weight_dtype, weight_bits=v.get("weight_bits"), activation_dtype=v.get("activation_dtype"),
+                  kv_cache_dtype=v.get("kv_cache_dtype"), ideal=v.get("ideal", False),
+                  gpu_memory_utilization=None if util in (None, 1.0) else util)  # the engine's own fraction unless set
+    typer.echo(f"wrote {style.save(chart.figure(), output)} ({chart.title})")
+
+
 def register(app: typer.Typer) -> None:
     lists = {"gpu": param("gpu", PlotGpuOpt, None), "weight_dtype": param("weight_dtype", PlotWeightOpt, None),
              "batch_size": param("batch_size", PlotBatchOpt, None), "input_len": param("input_len", PlotInOpt, "1024"),
@@ -97,5 +120,6 @@ def register(app: typer.Typer) -> None:
     params = [param("kind", Annotated[str, typer.Argument(help=KIND_HELP)]),
               param("model", Annotated[str, typer.Argument(help=MODEL_HELP)]), param("output", OutputOpt),
               *scenario_params(overrides=lists), param("max_batch", MaxBatchOpt, None),
-              param("max_input_len", MaxLenOpt, None)]
+              param("max_input_len", MaxLenOpt, None), param("engine", EngineOpt, "vllm"),
+              param("request_rate", RateOpt, None), param("num_prompts", PromptsOpt, 300)]
     app.command("plot", help="Draw one chart to a PNG or SVG file. KIND: " + KIND_HELP)(command(plot, params))

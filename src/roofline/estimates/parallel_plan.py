@@ -2,7 +2,9 @@
 
 A split is (tp, pp, dp[, ep]) with tp × pp × dp = N: tp must divide the attention heads (and
 divide or be a multiple of the KV heads), pp at most the layers (uneven stages are allowed), and
-for MoE models each split is also tried with expert parallelism (ep = tp × dp). The workload's
+for MoE models each split is also tried with expert parallelism (ep = tp × dp). A layer split
+(llama.cpp's and ExLlamaV2's multi-GPU mode: whole layers per GPU, one GPU after another) is the
+pipeline with a single micro-batch: memory divides, a stream gets no faster. The workload's
 batch is the number of sequences in flight across the whole deployment, so every split serves the
 same load and the comparison is fair: data-parallel replicas each take ⌈batch / dp⌉.
 
@@ -10,12 +12,14 @@ Recommendation: among the splits that fit (and meet --max-ttft / --max-tpot when
 with the highest output throughput (`--objective throughput`) or the lowest end-to-end latency
 (`--objective latency`); splits within 3% of the best are tied and the tie goes to the lower
 latency (resp. higher throughput), then the smaller share of time in communication, then the
-fewer nodes. Without --num-gpus, the planner first finds the smallest power-of-two GPU count on
+fewer nodes; tensor parallelism across nodes is recommended only when it is the best on the
+estimate, never on a tie-break. Without --num-gpus, the planner first finds the smallest power-of-two GPU count on
 which some split fits.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from ..catalog import get_gpu, get_model
@@ -25,9 +29,26 @@ from ..specs.model import ModelSpec
 from ..specs.parallel import valid_tp
 from ..units import fmt_bw, fmt_bytes, fmt_time
 from .capacity import fewest_gpus
-from .estimate import Estimate, check_count, estimate, setup
+from .comm import check_intra_node_link
+from .estimate import Estimate, check_count, estimate, run, setup
 from .result import clean
 from .splits import SEARCH, Split, splits
+from .timing import roofs
+
+@dataclass(frozen=True)
+class LayerSplit(Split):
+    """llama.cpp's and ExLlamaV2's layer split: pp GPUs each holding whole layers, one micro-batch."""
+
+    mode = "layer"  # class attribute: Split itself has mode "tensor"
+
+    @property
+    def label(self) -> str:
+        return f"layer split ×{self.pp}"
+
+
+def _mode(sp: Split) -> str:
+    return getattr(sp, "mode", "tensor")
+
 
 TIE = 0.03  # splits within 3% of the best objective are equivalent: estimates are not that precise
 OBJECTIVES = ("throughput", "latency")
@@ -55,7 +76,7 @@ class Row:
 
     def to_dict(self) -> dict:
         s = self.split
-        doc = {"tp": s.tp, "pp": s.pp, "dp": s.dp, "ep": s.ep, "label": s.label}
+        doc = {"tp": s.tp, "pp": s.pp, "dp": s.dp, "ep": s.ep, "split_mode": _mode(s), "label": s.label}
         if self.est is None:
             return {**doc, "valid": False, "error": self.error}
         e = self.est
@@ -95,12 +116,28 @@ class Plan:
         })
 
 
-def _evaluate(m: ModelSpec, gpu: GPU, sp: Split, kwargs: dict) -> Row:
+def _evaluate(m: ModelSpec, gpu: GPU, sp: Split, kwargs: dict, intra: str | None = None) -> Row:
+    """One split estimated. A layer split is the pipeline with one micro-batch; the split mode and the
+    intra-node link are fields of the resolved split (Parallel), set on the setup before it runs."""
+    from ..scenario import Scenario
+
+    layer = _mode(sp) == "layer"
     try:
-        e = estimate(m, gpu, tp=sp.tp, pp=sp.pp, dp=sp.dp, enable_expert_parallel=sp.ep > 1, **kwargs)
+        if not layer and intra is None:
+            e = estimate(m, gpu, tp=sp.tp, pp=sp.pp, dp=sp.dp, enable_expert_parallel=sp.ep > 1, **kwargs)
+        else:
+            s = Scenario.of(m, gpu, tp=sp.tp, pp=sp.pp, dp=sp.dp, enable_expert_parallel=sp.ep > 1,
+                            **({"micro_batches": 1} if layer else {}), **kwargs).setup()
+            update = {"intra_node_link": intra} if intra else {}
+            par = s.par.model_copy(update={**update, **({"split_mode": "layer"} if layer else {})})
+            e = run(dataclasses.replace(s, par=par, roofs=roofs(s.gpu, s.prec, par, s.ideal, s.profile)))
     except RooflineError as err:  # e.g. a split that leaves the node on a GPU with no network
         return Row(sp, None, str(err))
     return Row(sp, e)
+
+
+def _tp_across_nodes(r: Row) -> bool:
+    return r.split.tp > 1 and (r.est.comm.get("tp_link") or {}).get("kind") == "inter-node"
 
 
 def _key(r: Row, objective: str) -> float:
@@ -117,7 +154,9 @@ def _rank(rows: list[Row], objective: str) -> list[Row]:
         k = _key(r, objective)
         tied = abs(k - best) <= TIE * abs(best)
         other = r.est.e2e_latency_s if objective == "throughput" else -r.est.output_tokens_per_s
-        return (not tied, -k if not tied else 0.0, other, r.comm_share, r.est.parallel["nodes"])
+        # tensor parallelism over the network only where it is strictly the best, never by a tie-break
+        return (not tied, -k if not tied else 0.0, _tp_across_nodes(r) and k < best, other, r.comm_share,
+                r.est.parallel["nodes"])
 
     return sorted(rows, key=order)
 
@@ -155,6 +194,9 @@ def _explain(best: Row, fitting: list[Row], rows: list[Row], objective: str) -> 
 def _cause(best: Row, other: Row) -> str:
     """Why the other split does worse, from what its time goes to."""
     b, o = best.est, other.est
+    if _mode(other.split) == "layer" and other.bubble_share > best.bubble_share + 0.05:
+        return (f": its GPUs take turns, one layer range after another, so each idles {other.bubble_share:.0%} of "
+                "the time — a layer split divides memory but gives a single stream no speed-up")
     if other.bubble_share > best.bubble_share + 0.05:
         return (f": its pipeline idles {other.bubble_share:.0%} of the time — stages take turns on each token, "
                 "so a pipeline adds memory, not speed, unless micro-batches keep every stage busy")
@@ -171,11 +213,12 @@ def _cause(best: Row, other: Row) -> str:
     return ": about the same; the recommendation breaks the tie on latency, communication, then nodes"
 
 
-def _tp_network_notes(rows: list[Row]) -> list[str]:
-    """Why tensor parallelism across a slow link hurts, with this plan's numbers."""
+def _tp_network_notes(rows: list[Row], best: Row | None) -> list[str]:
+    """Why tensor parallelism across a slow link hurts, with this plan's numbers (never about the
+    recommended split: the note would contradict the pick)."""
     notes = []
     for r in rows:
-        if r.est is None or r.split.tp == 1:
+        if r.est is None or r.split.tp == 1 or r is best:
             continue
         link = r.est.comm.get("tp_link") or {}
         if link.get("kind") in ("inter-node", "host") and r.comm_share > 0.1:
@@ -193,7 +236,9 @@ def plan(model, gpu, *, num_gpus=None, objective="throughput", max_ttft=None, ma
     """Compare every valid split of `model` over `num_gpus` GPUs (or the fewest that fit) and recommend one.
 
     `kwargs` are passed to `estimate()` (dtype, weight_dtype, batch_size, input_len, output_len,
-    gpus_per_node, inter_node_link, ...)."""
+    gpus_per_node, inter_node_link, ...); `intra_node_link` (--intra-node-link) sets what joins the
+    GPUs of one server."""
+    intra = kwargs.pop("intra_node_link", None)
     if objective not in OBJECTIVES:
         raise RooflineError(f"--objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     for name, v in (("--max-ttft", max_ttft), ("--max-tpot", max_tpot)):
@@ -201,13 +246,15 @@ def plan(model, gpu, *, num_gpus=None, objective="throughput", max_ttft=None, ma
             raise RooflineError(f"{name} must be a positive number of seconds, got {v!r}")
     m = model if isinstance(model, ModelSpec) else get_model(model)
     g = gpu if isinstance(gpu, GPU) else get_gpu(gpu)
+    check_intra_node_link(g, intra)
     searched = num_gpus is None
     if searched:  # the same search as the estimate's "fewest GPUs": memory only, then estimate that count
         fewest = fewest_gpus(setup(m, g, **kwargs), allow_ep)
         n = fewest.num_gpus if fewest else SEARCH[-1]
     else:
         n = check_count("--num-gpus", num_gpus, maximum=4096)
-    rows = [_evaluate(m, g, sp, kwargs) for sp in splits(m, n, allow_ep)]
+    candidates = splits(m, n, allow_ep) + ([LayerSplit(1, n, 1)] if 1 < n <= m.num_layers else [])
+    rows = [_evaluate(m, g, sp, kwargs, intra) for sp in candidates]
     if not rows:
         raise RooflineError(f"no split of {m.name} over {n} GPUs divides its {m.attention.num_heads} attention heads")
     valid = [r for r in rows if r.est is not None]
@@ -229,7 +276,11 @@ def plan(model, gpu, *, num_gpus=None, objective="throughput", max_ttft=None, ma
             closest = min(valid, key=lambda r: r.est.memory.shortfall_bytes)
             reasons.append(f"no split fits on {n} GPUs: the closest, {closest.split.label}, is short by "
                            f"{fmt_bytes(closest.est.memory.shortfall_bytes)} per GPU; add GPUs or quantize (--weight-dtype int4/fp8)")
-    notes += _tp_network_notes(valid)
+    notes += _tp_network_notes(valid, best)
+    if best is not None and _tp_across_nodes(best):
+        link = best.est.comm.get("tp_link") or {}
+        reasons.append(f"{best.split.label} all-reduces across nodes over {link.get('name')} ({best.comm_share:.0%} of "
+                       "its time) and is still the best split on this estimate")
     w = valid[0].est.workload if valid else {}
     workload = {"batch_size": w.get("batch_size"), "input_len": w.get("input_len"), "output_len": w.get("output_len")}
     return Plan(m.name, g.name, n, searched, objective, workload, order, best, reasons, notes)

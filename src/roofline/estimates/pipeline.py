@@ -144,3 +144,22 @@ def describe(sch: Schedule, phase: str, pp: int, m: int, mb: int, counts: list[i
 
 def micro_batch_size(batch: int, m: int) -> int:
     return math.ceil(batch / m)
+
+
+def layer_split_sizes(num_gpus: int | None, tp: int, pp: int) -> tuple[int, int]:
+    """(tp, pp) of `--split-mode layer` (llama.cpp's and ExLlamaV2's multi-GPU mode): whole layers per
+    GPU, so no tensor parallelism, and every GPU of the deployment is one stage (num_gpus, else pp)."""
+    if tp != 1:
+        raise RooflineError("--split-mode layer puts whole layers on each GPU; it does not combine with "
+                            "--tensor-parallel-size (use --split-mode tensor)")
+    return 1, num_gpus or pp
+
+
+def micro_batches_for(split_mode: str, batch: int, pp: int, requested: int | None) -> int:
+    """Micro-batches per step: a layer split runs the whole batch through one GPU after another (a single
+    micro-batch, so a stream gets no speed-up and only the hand-overs cost); a pipeline splits it."""
+    if split_mode == "layer":
+        if requested not in (None, 1):
+            raise RooflineError("--split-mode layer runs one micro-batch; --num-micro-batches applies to pipeline parallelism")
+        return 1
+    return micro_batches(batch, pp, requested) if pp > 1 else 1

@@ -283,29 +283,3 @@ def describe_roofs(gpu: GPU, prec: Precision, r: Roofs, ideal: bool) -> list[tup
                     f"{n(float(r.dequant_cost))} s per weight"))
     return out
 
-
-@dataclass(frozen=True)
-class _StackedAlgorithms:
-    """Each GPU's collective algorithms, evaluated one by one and stacked on the leading (GPU) axis
-    of a grid's (G, B, I, O) arrays."""
-
-    items: tuple
-
-    def time(self, kind: str, message: Num, group: int) -> np.ndarray:
-        msg = np.asarray(message, dtype=float)
-        msg = msg.reshape((1,) * (4 - msg.ndim) + msg.shape)
-        per_gpu = msg.shape[0] == len(self.items)  # the message itself may differ by GPU (formats)
-        rs = [np.asarray(a.time(kind, msg[i:i + 1] if per_gpu else msg, group), dtype=float)
-              for i, a in enumerate(self.items)]
-        return np.concatenate(np.broadcast_arrays(*rs), axis=0)
-
-
-def stack_links(links: list[CommLink | None]) -> CommLink | None:
-    """One link for a grid over GPUs: bandwidth and latency shaped (G, 1, 1, 1), and each GPU's own
-    collective algorithms kept (the hook estimates/grid.py's `_stack_links` should call)."""
-    if any(link is None for link in links):
-        return None
-    algos = [link.algorithms for link in links]
-    return CommLink("per GPU", np.asarray([l.bandwidth for l in links], dtype=float).reshape(-1, 1, 1, 1),
-                    np.asarray([l.latency for l in links], dtype=float).reshape(-1, 1, 1, 1),
-                    algorithms=None if any(a is None for a in algos) else _StackedAlgorithms(tuple(algos)))

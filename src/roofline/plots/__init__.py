@@ -1,5 +1,5 @@
 """Charts of an estimate: the roofline, memory, KV-vs-weights crossover, batch and prefill sweeps,
-and memory across model sizes × precisions.
+and memory across model sizes × precisions; and of a simulated serving run (serving_chart).
 
 Each kind lives in its own module with a `build(inputs, ...)` that computes the data with the core
 and returns a chart object: `.to_dict()` (the numbers), `.figure()` (a matplotlib Figure, for PNG
@@ -23,16 +23,23 @@ KINDS = {
 }
 
 
+# Charts of a simulated serving run: built from the model, GPU and simulation options directly
+# (serving_chart.build), not from an estimate's Inputs; not part of build_all (they simulate).
+SERVING_KINDS = {"serving": "serving_chart"}
+
+
 def check_kind(kind: str) -> str:
     k = (kind or "").strip().lower()
-    if k not in KINDS:
-        raise RooflineError(f"unknown plot kind '{kind}' (choose from: {', '.join(KINDS)})")
+    if k not in KINDS and k not in SERVING_KINDS:
+        raise RooflineError(f"unknown plot kind '{kind}' (choose from: {', '.join([*KINDS, *SERVING_KINDS])})")
     return k
 
 
 def build(kind: str, inputs, **options):
-    """The chart of `kind` for `inputs` (plots.inputs.Inputs); options are the kind's own."""
-    module = import_module(f"{__name__}.{KINDS[check_kind(kind)]}")
+    """The chart of `kind` for `inputs` (plots.inputs.Inputs; for a serving kind, the model), with
+    the kind's own options."""
+    k = check_kind(kind)
+    module = import_module(f"{__name__}.{KINDS.get(k) or SERVING_KINDS[k]}")
     return module.build(inputs, **options)
 
 

@@ -24,9 +24,10 @@ from .docs_page import render_docs
 from .guards import LOCAL_HOSTS, CatchAll, HostCheck, StrictJSON
 from .responses import CleanJSONResponse
 from .limits import MAX_BODY_BYTES, BodyLimit
+from .serving_api import router as serving_router
 
 STATIC = resources.files("roofline") / "web" / "static"
-PAGE_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
+PAGE_FILES = {"app.js": "text/javascript", "serving.js": "text/javascript", "style.css": "text/css"}
 
 
 def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
@@ -59,6 +60,7 @@ def create_app(max_body_bytes: int = MAX_BODY_BYTES, allowed_hosts: Iterable[str
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     if allowed_hosts is not None:
         app.add_middleware(HostCheck, allowed=allowed_hosts)
+    app.include_router(serving_router)  # first: its /api/plot/serving precedes /api/plot/{kind}
     app.include_router(router)
 
     @app.exception_handler(RooflineError)

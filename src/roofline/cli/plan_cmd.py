@@ -1,0 +1,75 @@
+"""`roofline plan`: the cheapest GPUs, count, split, formats and engine budget for a request rate
+and latency targets, with the cost–latency frontier and why the others lost."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .estimate_cmd import JsonOpt, MODEL_HELP
+from .prices_cmd import PricesOpt
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(help="Find the cheapest deployment (GPU type, count, split, formats, engine budget) serving "
+                      "--request-rate within --ttft-slo / --tpot-slo: screened analytically, finalists simulated.")
+    def plan(
+        model: Annotated[str, typer.Argument(help=MODEL_HELP)],
+        request_rate: Annotated[float, typer.Option("--request-rate", help="Requests per second to serve (Poisson arrivals).")],
+        input_len: Annotated[int, typer.Option("--input-len", help="Prompt tokens per request.")] = 1024,
+        output_len: Annotated[int, typer.Option("--output-len", help="Generated tokens per request.")] = 256,
+        ttft_slo: Annotated[Optional[float], typer.Option("--ttft-slo", help="Target: p90 time to first token, seconds.")] = None,
+        tpot_slo: Annotated[Optional[float], typer.Option("--tpot-slo", help="Target: p90 time per output token, seconds.")] = None,
+        gpus: Annotated[Optional[str], typer.Option("--gpus", help="Comma list of GPU types to consider (default: h100-sxm, h200-sxm, b200, a100-sxm-80gb, l40s, l4, mi300x).")] = None,
+        max_gpus: Annotated[int, typer.Option("--max-gpus", help="Most GPUs in one deployment.")] = 8,
+        engine: Annotated[str, typer.Option("--engine", help="Serving engine whose scheduling defaults apply: vllm, sglang or tensorrt-llm (trtllm).")] = "vllm",
+        prices: PricesOpt = None,
+        weight_dtype: Annotated[Optional[str], typer.Option("--weight-dtype", help="Comma list of weight formats to try (default auto,fp8; auto = the model dtype). Quality is not modelled.")] = None,
+        kv_cache_dtype: Annotated[Optional[str], typer.Option("--kv-cache-dtype", help="Comma list of KV-cache formats to try (default auto,fp8).")] = None,
+        no_disaggregate: Annotated[bool, typer.Option("--no-disaggregate", help="Only aggregated deployments (no separate prefill and decode pools).")] = False,
+        num_prompts: Annotated[int, typer.Option("--num-prompts", help="Requests simulated per finalist (per replica).")] = 150,
+        seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated arrivals.")] = 0,
+        json_out: JsonOpt = False,
+    ) -> None:
+        import json
+
+        from ..planning import plan as make_plan
+
+        r = make_plan(model, request_rate=request_rate, input_len=input_len, output_len=output_len, ttft_slo=ttft_slo,
+                      tpot_slo=tpot_slo, gpus=gpus, max_gpus=max_gpus, engine=engine, prices=prices,
+                      weight_dtypes=weight_dtype, kv_cache_dtypes=kv_cache_dtype, disaggregate=not no_disaggregate,
+                      num_prompts=num_prompts, seed=seed)
+        if json_out:
+            typer.echo(json.dumps(r.to_dict(), indent=2))
+            return
+        _render(r)
+
+
+def _render(r) -> None:
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..units import fmt_time
+    from .render import console
+
+    console.print(f"[bold]{escape(r.model)}[/bold]: {escape(r.summary)}")
+    t = Table(box=box.SIMPLE_HEAD, title="Finalists (simulated)" if r.finalists and r.finalists[0].simulated else "Finalists")
+    for col in ("GPUs", "replicas × split", "weights/KV", "budget", "$/M out", "$/M in", "$/hour", "TTFT", "TPOT", "e2e", "verdict"):
+        t.add_column(col, justify="left" if col in ("GPUs", "replicas × split", "weights/KV", "verdict") else "right")
+    for c in sorted(r.finalists, key=lambda c: c.usd_per_million_output_tokens):
+        mark = "★ " if c is r.chosen else ("◆ " if c in r.frontier else "")
+        t.add_row(escape(f"{mark}{c.num_gpus} × {c.gpu}"), escape(c.layout), c.formats, str(c.budget),
+                  f"{c.usd_per_million_output_tokens:.3g}", f"{c.usd_per_million_input_tokens:.3g}", f"{c.usd_per_hour:.2f}",
+                  fmt_time(c.metric("ttft_s")), fmt_time(c.metric("tpot_s")), fmt_time(c.metric("e2e_s")), escape(c.verdict))
+    console.print(t)
+    console.print("★ chosen · ◆ on the cost–latency frontier (no other finalist is both cheaper and faster) · "
+                  "latencies are p90 of the simulation; budget = max_num_batched_tokens; $/M = US dollars per million tokens")
+    s = r.counts
+    if s:
+        console.print(f"Screened {s['screened']:,} candidates: {s['cannot_keep_up']:,} cannot keep up with the rate, "
+                      f"{s['miss_targets_by_estimate']:,} miss the targets by estimate, {s['dearer_than_finalists']:,} meet them "
+                      f"but cost more than the cheapest finalist; {len(r.unfit)} replica shapes do not fit at all.")
+    for note in r.notes:
+        console.print(f"  [yellow]note:[/yellow] {escape(note)}")

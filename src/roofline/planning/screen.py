@@ -1,0 +1,149 @@
+"""The analytical screen: every candidate deployment's steady state, as array arithmetic.
+
+A candidate is a replica shape (GPU, split, formats) × token budget × either `dp` identical
+replicas sharing the load (aggregated) or `x` prefill replicas feeding `y` decode replicas
+(disaggregated). Requests arrive at rate R; each replica's steady state follows from its step
+times (shapes.py):
+
+- Aggregated, at concurrency b per replica: every step carries b decode tokens, and on average
+  b / O requests finish and are replaced per step, whose prefills add (b / O) × c_p, with c_p one
+  prompt's prefill cost at the token budget. Step time T(b) = t_decode(b) + (b / O) × c_p; the
+  replica completes μ(b) = b / (O × T(b)) requests/s. The operating point is the smallest b on
+  the grid with μ(b) ≥ R / dp (Little's law: the concurrency the load needs). TPOT ≈ T(b).
+- Disaggregated: a prefill replica completes n / t_prefill(n) requests/s at n prompts per budget;
+  a decode replica at concurrency b completes b / ((O − 1) × t_decode(b)). TTFT adds the KV
+  cache's trip over the network.
+- TTFT ≈ the prompt's prefill alone + its chunks' share of decode steps + half a step of waiting
+  for the step boundary + an M/D/1 queue wait ρ / (2 μ (1 − ρ)) at utilization ρ of the most the
+  replica serves. Past RHO_MAX the queue has no steady state and the candidate is saturated.
+
+These are means, and coarse: the finalists are then simulated request by request (plan.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .shapes import Profile
+
+RHO_MAX = 0.95  # utilization above which a queue grows without a steady state worth planning on
+OK, SATURATED, TOO_MANY_GPUS = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Screen:
+    """Flat arrays, one entry per candidate."""
+
+    shape: np.ndarray  # index into the profiles
+    budget: np.ndarray  # index into the token budgets
+    disaggregated: np.ndarray  # bool
+    replicas: np.ndarray  # dp (aggregated) or prefill replicas x
+    decode_replicas: np.ndarray  # y (disaggregated), 0 otherwise
+    num_gpus: np.ndarray
+    batch: np.ndarray  # concurrency per (decode) replica at the operating point
+    ttft_s: np.ndarray
+    tpot_s: np.ndarray
+    e2e_s: np.ndarray
+    status: np.ndarray  # OK or SATURATED
+
+    @property
+    def size(self) -> int:
+        return int(self.shape.size)
+
+    def take(self, mask: np.ndarray) -> "Screen":
+        return Screen(*(getattr(self, f)[mask] for f in self.__dataclass_fields__))
+
+
+def _stack(profiles: list[Profile]) -> dict[str, np.ndarray]:
+    return {
+        "b": np.stack([p.batch for p in profiles]),  # (S, P)
+        "t_dec": np.stack([p.decode_step_s for p in profiles]),  # (S, P)
+        "c_pre": np.stack([p.prefill_per_request_s for p in profiles]),  # (S, K)
+        "chunk": np.stack([p.prefill_chunk_s for p in profiles]),  # (S, K)
+        "alone": np.asarray([p.prefill_alone_s for p in profiles]),  # (S,)
+        "gpus": np.asarray([p.shape.gpus for p in profiles], dtype=float),  # (S,)
+        "pp": np.asarray([p.shape.pp for p in profiles], dtype=float),
+        "transfer": np.asarray([p.kv_transfer_s for p in profiles]),
+    }
+
+
+def _operating(mu: np.ndarray, lam: np.ndarray):
+    """First grid index where the capacity μ (…, P) reaches the load λ (…, 1), and whether any does."""
+    reach = np.maximum.accumulate(mu, axis=-1) >= lam * (1 - 1e-9)  # an exact match is enough
+    return np.argmax(reach, axis=-1), reach[..., -1]
+
+
+def _queue_wait(lam, mu_max):
+    rho = np.minimum(lam / mu_max, RHO_MAX)
+    return rho / (2 * mu_max * (1 - rho)), lam / mu_max
+
+
+def _aggregated(a: dict, rate: float, L: int, O: int, max_gpus: int, budgets: np.ndarray):
+    S, K = a["c_pre"].shape
+    dp = np.arange(1, max_gpus + 1, dtype=float)  # (D,)
+    b = a["b"][:, None, None, :]  # (S, 1, 1, P)
+    T = a["t_dec"][:, None, None, :] + b / O * a["c_pre"][:, :, None, None]  # (S, K, 1, P)
+    mu = b / (O * T)
+    lam = (rate / dp)[None, None, :, None]  # (1, 1, D, 1)
+    idx, ok = _operating(mu, lam)  # (S, K, D)
+    T_op = np.take_along_axis(np.broadcast_to(T, (S, K, dp.size, T.shape[-1])), idx[..., None], -1)[..., 0]
+    b_op = np.take_along_axis(np.broadcast_to(b, (S, K, dp.size, b.shape[-1])), idx[..., None], -1)[..., 0]
+    wait, rho = _queue_wait(lam[..., 0], mu.max(axis=-1))
+    t_dec_op = np.take_along_axis(np.broadcast_to(a["t_dec"][:, None, None, :], T.shape[:2] + (dp.size, T.shape[-1])),
+                                  idx[..., None], -1)[..., 0]
+    steps = np.ceil(L / budgets)[None, :, None]  # steps a prompt's chunks take, each also carrying the decodes
+    ttft = a["alone"][:, None, None] + steps * t_dec_op + T_op / 2 + wait
+    n = dp[None, None, :] * a["gpus"][:, None, None]
+    status = np.where(ok & (rho < RHO_MAX), OK, SATURATED)
+    shape = (S, K, dp.size)
+    grids = np.meshgrid(np.arange(S), np.arange(K), dp, indexing="ij")
+    return dict(shape=grids[0], budget=grids[1], disaggregated=np.zeros(shape, bool), replicas=grids[2],
+                decode_replicas=np.zeros(shape), num_gpus=n, batch=b_op, ttft_s=ttft, tpot_s=T_op,
+                e2e_s=ttft + (O - 1) * T_op, status=status)
+
+
+def _disaggregated(a: dict, rate: float, L: int, O: int, max_gpus: int, budgets: np.ndarray):
+    S, K = a["c_pre"].shape
+    x = np.arange(1, max_gpus, dtype=float)  # prefill replicas
+    y = np.arange(1, max_gpus, dtype=float)  # decode replicas
+    mu_p = (1.0 / a["c_pre"])[:, :, None] * x[None, None, :]  # (S, K, X): pool's requests/s
+    wait_p, rho_p = _queue_wait(rate, mu_p)
+    ttft = a["alone"][:, None, None] + wait_p + a["transfer"][:, None, None]  # (S, K, X)
+    b = a["b"][:, None, :]  # (S, 1, P)
+    t_dec = a["t_dec"][:, None, :]
+    mu_d = b / (max(O - 1, 1) * t_dec)  # (S, 1, P)
+    lam_d = (rate / y)[None, :, None]  # (1, Y, 1)
+    idx, ok_d = _operating(mu_d, lam_d)  # (S, Y)
+    tpot = np.take_along_axis(np.broadcast_to(t_dec, (S, y.size, t_dec.shape[-1])), idx[..., None], -1)[..., 0]
+    b_op = np.take_along_axis(np.broadcast_to(b, (S, y.size, b.shape[-1])), idx[..., None], -1)[..., 0]
+    _, rho_d = _queue_wait(lam_d[..., 0], mu_d.max(axis=-1))
+    full = (S, K, x.size, y.size)
+    ttft4 = np.broadcast_to((ttft + 0.0)[..., None], full) + np.broadcast_to(tpot[:, None, None, :], full) / 2
+    tpot4 = np.broadcast_to(tpot[:, None, None, :], full)
+    ok = (rho_p < RHO_MAX)[..., None] & (ok_d & (rho_d < RHO_MAX))[:, None, None, :]
+    grids = np.meshgrid(np.arange(S), np.arange(K), x, y, indexing="ij")
+    n = (grids[2] + grids[3]) * a["gpus"][:, None, None, None]
+    return dict(shape=grids[0], budget=grids[1], disaggregated=np.ones(full, bool), replicas=grids[2],
+                decode_replicas=grids[3], num_gpus=n, batch=np.broadcast_to(b_op[:, None, None, :], full),
+                ttft_s=ttft4, tpot_s=tpot4, e2e_s=ttft4 + (O - 1) * tpot4, status=np.where(ok, OK, SATURATED))
+
+
+def screen(profiles: list[Profile], budgets, rate: float, input_len: int, output_len: int, max_gpus: int,
+           disaggregate: bool = True) -> Screen:
+    """Every candidate of every shape within `max_gpus` GPUs, in a few array passes."""
+    a = _stack(profiles)
+    bud = np.asarray(budgets, dtype=float)
+    parts = [_aggregated(a, rate, input_len, output_len, max_gpus, bud)]
+    if disaggregate and max_gpus >= 2:
+        parts.append(_disaggregated(a, rate, input_len, output_len, max_gpus, bud))
+    cols = {k: np.concatenate([np.ravel(np.broadcast_to(p[k], p["shape"].shape)) for p in parts]) for k in parts[0]}
+    keep = cols["num_gpus"] <= max_gpus
+    cols = {k: v[keep] for k, v in cols.items()}
+    cols["shape"] = cols["shape"].astype(int)
+    cols["budget"] = cols["budget"].astype(int)
+    cols["replicas"] = cols["replicas"].astype(int)
+    cols["decode_replicas"] = cols["decode_replicas"].astype(int)
+    cols["num_gpus"] = cols["num_gpus"].astype(int)
+    return Screen(**cols)

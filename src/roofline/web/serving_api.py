@@ -1,0 +1,145 @@
+"""The serving endpoints of the JSON API: a simulation, the serving chart and the planner.
+
+    POST /api/simulate       roofline simulate --json (one deployment under a request stream)
+    POST /api/plot/serving   roofline plot serving: the chart's numbers and Plotly figure
+    POST /api/plan           roofline plan --json
+
+Request fields are the CLI's long options with underscores. Each simulation is held to a few
+thousand requests and the planner to a few GPUs' worth of candidates, so a request stays fast.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional, Union
+
+from fastapi import APIRouter
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+from ..estimates.result import clean
+from .limits import MAX_GPUS, TooLarge
+
+router = APIRouter(prefix="/api")
+
+MAX_PROMPTS = 5000  # requests in one simulation
+MAX_CHART_PROMPTS = 500  # per run of the serving chart (it simulates about twenty runs)
+MAX_PLAN_GPUS = 16
+MAX_PLAN_PROMPTS = 500
+
+
+class ServingJob(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: Optional[str] = Field(default=None, max_length=200, description="Catalog model name or alias.")
+    config: Optional[dict[str, Any]] = Field(default=None, description="An inline HF config.json object, instead of `model`.")
+    input_len: int = 1024
+    output_len: int = 256
+    engine: str = Field(default="vllm", max_length=20, description="vllm, sglang or tensorrt-llm (trtllm)")
+    seed: int = 0
+
+
+class Deployment(ServingJob):
+    gpu: str = Field(default="h100-sxm", max_length=60)
+    tensor_parallel_size: int = Field(default=1, validation_alias=AliasChoices("tensor_parallel_size", "tp"))
+    pipeline_parallel_size: int = Field(default=1, validation_alias=AliasChoices("pipeline_parallel_size", "pp"))
+    data_parallel_size: int = Field(default=1, validation_alias=AliasChoices("data_parallel_size", "dp"))
+    enable_expert_parallel: bool = False
+    dtype: Optional[str] = Field(default=None, max_length=40)
+    weight_dtype: Optional[str] = Field(default=None, max_length=40)
+    kv_cache_dtype: Optional[str] = Field(default=None, max_length=40)
+    max_num_batched_tokens: Optional[int] = None
+    max_num_seqs: Optional[int] = None
+
+    def options(self) -> dict:
+        return dict(input_len=self.input_len, output_len=self.output_len, engine=self.engine, seed=self.seed,
+                    tp=self.tensor_parallel_size, pp=self.pipeline_parallel_size, dp=self.data_parallel_size,
+                    enable_expert_parallel=self.enable_expert_parallel, dtype=self.dtype, weight_dtype=self.weight_dtype,
+                    kv_cache_dtype=self.kv_cache_dtype, max_num_batched_tokens=self.max_num_batched_tokens,
+                    max_num_seqs=self.max_num_seqs)
+
+
+class SimulateRequest(Deployment):
+    num_prompts: int = 500
+    request_rate: Optional[float] = Field(default=None, description="requests/s; null: all at once (offline)")
+    max_concurrency: Optional[int] = None
+    random_range_ratio: float = 1.0
+    prefix_cache_hit_rate: float = 0.0
+    ttft_slo: Optional[float] = None
+    tpot_slo: Optional[float] = None
+    disaggregate: Optional[str] = Field(default=None, max_length=20, description="xPyD, e.g. 1P3D")
+
+
+class ServingChartRequest(Deployment):
+    num_prompts: int = 300
+    request_rate: Optional[float] = Field(default=None, description="the run drawn over time; default 80% of saturation")
+
+
+class PlanRequest(ServingJob):
+    request_rate: float
+    ttft_slo: Optional[float] = None
+    tpot_slo: Optional[float] = None
+    gpus: Optional[Union[str, list[str]]] = None
+    max_gpus: int = 8
+    weight_dtypes: Optional[list[str]] = None
+    kv_cache_dtypes: Optional[list[str]] = None
+    disaggregate: bool = True
+    num_prompts: int = 150
+    prices: Optional[dict[str, float]] = Field(default=None, description="{gpu: US dollars per GPU-hour} over the built-in prices")
+
+
+def _model(req):
+    from .api import model_of
+
+    return model_of(req)
+
+
+def _cap(name: str, value, cap: int) -> None:
+    if isinstance(value, int) and value > cap:
+        raise TooLarge(f"{name} = {value:,} exceeds the cap of {cap:,}")
+
+
+@router.post("/simulate", summary="One deployment serving a stream of requests, simulated (roofline simulate --json)",
+             tags=["serving"])
+def simulate(req: SimulateRequest) -> dict:
+    from ..serving import simulate as run
+    from .api import check_split
+
+    _cap("num_prompts", req.num_prompts, MAX_PROMPTS)
+    check_split(req.tensor_parallel_size, req.pipeline_parallel_size, req.data_parallel_size)
+    r = run(_model(req), req.gpu, num_prompts=req.num_prompts,
+            request_rate=math.inf if req.request_rate is None else req.request_rate, max_concurrency=req.max_concurrency,
+            random_range_ratio=req.random_range_ratio, prefix_cache_hit_rate=req.prefix_cache_hit_rate,
+            ttft_slo=req.ttft_slo, tpot_slo=req.tpot_slo, disaggregate=req.disaggregate, **req.options())
+    doc = r.to_dict()
+    from ..estimates.costs import simulation_cost
+
+    doc["cost"] = simulation_cost(r.gpu, int(doc["deployment"]["num_gpus"]), doc)
+    return clean(doc)
+
+
+@router.post("/plot/serving", summary="The serving chart: throughput vs interactivity, latency vs rate, one run over time",
+             tags=["serving"])
+def serving_chart(req: ServingChartRequest) -> dict:
+    from ..plots.serving_chart import build
+
+    _cap("num_prompts", req.num_prompts, MAX_CHART_PROMPTS)
+    chart = build(_model(req), req.gpu, request_rate=req.request_rate, num_prompts=req.num_prompts, **req.options())
+    return {"kind": "serving", "title": chart.title, "data": clean(chart.to_dict()), "figure": clean(chart.plotly())}
+
+
+@router.post("/plan", summary="The cheapest deployment for a request rate and latency targets (roofline plan --json)",
+             tags=["serving"])
+def plan(req: PlanRequest) -> dict:
+    from ..catalog.prices import with_overrides
+    from ..planning import plan as make_plan
+
+    _cap("max_gpus", req.max_gpus, MAX_PLAN_GPUS)
+    _cap("num_prompts", req.num_prompts, MAX_PLAN_PROMPTS)
+    gpus = req.gpus.split(",") if isinstance(req.gpus, str) else req.gpus
+    if gpus is not None and len(gpus) > MAX_GPUS:
+        raise TooLarge(f"{len(gpus)} GPU types in one plan; the cap is {MAX_GPUS}")
+    r = make_plan(_model(req), request_rate=req.request_rate, input_len=req.input_len, output_len=req.output_len,
+                  ttft_slo=req.ttft_slo, tpot_slo=req.tpot_slo, gpus=gpus, max_gpus=req.max_gpus, engine=req.engine,
+                  prices=with_overrides(req.prices), weight_dtypes=req.weight_dtypes, kv_cache_dtypes=req.kv_cache_dtypes,
+                  disaggregate=req.disaggregate, num_prompts=req.num_prompts, seed=req.seed)
+    return r.to_dict()
