@@ -185,3 +185,52 @@ def test_prices_json_lists_the_builtin_prices():
     p = _cli("prices", "--json")
     rows = {r["gpu"]: r for r in json.loads(p.stdout)}
     assert rows["l4"]["usd_per_gpu_hour"] == pytest.approx(0.65, abs=0.005) and rows["l4"]["providers"] == 4
+
+
+# --- whole plans: invariants of the answer ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_plan():
+    from roofline.planning import plan
+
+    return plan("llama-3.1-8b", request_rate=3, input_len=512, output_len=128, ttft_slo=1.0, tpot_slo=0.05,
+                gpus="l40s,h100", max_gpus=2, num_prompts=60)
+
+
+def test_the_chosen_deployment_is_the_cheapest_finalist_meeting_the_targets(small_plan):
+    r = small_plan
+    c = r.chosen
+    assert c is not None and c.simulated is not None
+    assert c.metric("ttft_s") <= 1.0 and c.metric("tpot_s") <= 0.05
+    meeting = [f for f in r.finalists if f.verdict.startswith(("cheapest", "meets"))]
+    assert c.usd_per_million_output_tokens == min(f.usd_per_million_output_tokens for f in meeting)
+    # cost per million output tokens = $/h × GPUs / (3 req/s × 128 tokens × 3600 s) × 10⁶
+    price = builtin_prices()[c.gpu].usd_per_gpu_hour
+    assert c.usd_per_million_output_tokens == pytest.approx(price * c.num_gpus / (3 * 128 * 3600) * 1e6)
+    assert r.screened >= 100 and r.to_dict()["chosen"]["label"] == c.label
+
+
+def test_the_frontier_trades_cost_for_latency(small_plan):
+    f = small_plan.frontier
+    costs = [c.usd_per_million_output_tokens for c in f]
+    lats = [c.metric("e2e_s") for c in f]
+    assert costs == sorted(costs) and all(a > b for a, b in zip(lats, lats[1:]))
+
+
+def test_targets_nothing_meets_give_the_nearest_miss():
+    from roofline.planning import plan
+
+    r = plan("llama-3.1-8b", request_rate=3, input_len=512, output_len=128, ttft_slo=1e-4, tpot_slo=1e-4,
+             gpus="l40s", max_gpus=1, num_prompts=40, disaggregate=False)
+    assert r.chosen is None and r.nearest is not None
+    assert "no deployment within 1 GPUs meets them. Nearest miss: 1 × l40s" in r.summary
+    assert "TTFT p90" in r.summary and "> 100 µs" in r.summary
+
+
+def test_a_model_that_fits_nowhere_is_a_result_not_an_error():
+    from roofline.planning import plan
+
+    r = plan("llama-3.1-405b", request_rate=1, input_len=512, output_len=128, gpus="l4", max_gpus=2,
+             weight_dtypes="auto", kv_cache_dtypes="auto")
+    assert r.chosen is None and r.nearest is None and r.unfit
+    assert "no deployment within 2 GPUs can serve this load" in r.summary

@@ -9,7 +9,7 @@ import pytest
 import roofline
 from roofline.serving import simulate
 from roofline.serving.scheduler import Overheads
-from roofline.serving.simulate import prepare
+from roofline.serving.simulation import prepare
 
 NO_OVERHEAD = Overheads(0.0, 0.0)
 BASE = dict(input_len=512, output_len=64, overheads=NO_OVERHEAD)

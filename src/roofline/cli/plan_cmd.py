@@ -63,9 +63,10 @@ def _render(r) -> None:
         t.add_row(escape(f"{mark}{c.num_gpus} × {c.gpu}"), escape(c.layout), c.formats, str(c.budget),
                   f"{c.usd_per_million_output_tokens:.3g}", f"{c.usd_per_million_input_tokens:.3g}", f"{c.usd_per_hour:.2f}",
                   fmt_time(c.metric("ttft_s")), fmt_time(c.metric("tpot_s")), fmt_time(c.metric("e2e_s")), escape(c.verdict))
-    console.print(t)
-    console.print("★ chosen · ◆ on the cost–latency frontier (no other finalist is both cheaper and faster) · "
-                  "latencies are p90 of the simulation; budget = max_num_batched_tokens; $/M = US dollars per million tokens")
+    if r.finalists:
+        console.print(t)
+        console.print("★ chosen · ◆ on the cost–latency frontier (no other finalist is both cheaper and faster) · "
+                      "latencies are p90 of the simulation; budget = max_num_batched_tokens; $/M = US dollars per million tokens")
     s = r.counts
     if s:
         console.print(f"Screened {s['screened']:,} candidates: {s['cannot_keep_up']:,} cannot keep up with the rate, "

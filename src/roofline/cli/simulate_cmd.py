@@ -23,6 +23,8 @@ TokensOpt = Annotated[Optional[int], typer.Option("--max-num-batched-tokens", he
 SeqsOpt = Annotated[Optional[int], typer.Option("--max-num-seqs", help="Most requests running at once (default: the engine's).")]
 BlockOpt = Annotated[Optional[int], typer.Option("--block-size", help="Tokens per KV-cache block (default: the engine's).")]
 SimUtilOpt = Annotated[Optional[float], typer.Option("--gpu-memory-utilization", help="The engine's memory fraction for weights + KV (default: the engine's own rule).")]
+ChunkOpt = Annotated[Optional[bool], typer.Option("--enable-chunked-prefill/--no-enable-chunked-prefill", help="Split long prompts over steps (default: the engine's).")]
+GraphOpt = Annotated[Optional[int], typer.Option("--cuda-graph-max-bs", help="Largest step replayed from a CUDA graph: tokens for vLLM, decode batch for SGLang/TensorRT-LLM (default: the engine's).")]
 PrefixOpt = Annotated[float, typer.Option("--prefix-cache-hit-rate", help="Share of each prompt found in the prefix cache, in [0, 1].")]
 TtftSloOpt = Annotated[Optional[float], typer.Option("--ttft-slo", help="Time-to-first-token target in seconds (for goodput).")]
 TpotSloOpt = Annotated[Optional[float], typer.Option("--tpot-slo", help="Time-per-output-token target in seconds (for goodput).")]
@@ -62,6 +64,8 @@ def register(app: typer.Typer) -> None:
         max_num_seqs: SeqsOpt = None,
         block_size: BlockOpt = None,
         gpu_memory_utilization: SimUtilOpt = None,
+        enable_chunked_prefill: ChunkOpt = None,
+        cuda_graph_max_bs: GraphOpt = None,
         prefix_cache_hit_rate: PrefixOpt = 0.0,
         ttft_slo: TtftSloOpt = None,
         tpot_slo: TpotSloOpt = None,
@@ -82,6 +86,7 @@ def register(app: typer.Typer) -> None:
             input_len=input_len, output_len=output_len, engine=engine, dataset=dataset, seed=seed,
             random_range_ratio=random_range_ratio, burstiness=burstiness, max_num_batched_tokens=max_num_batched_tokens,
             max_num_seqs=max_num_seqs, block_size=block_size, gpu_memory_utilization=gpu_memory_utilization,
+            enable_chunked_prefill=enable_chunked_prefill, cuda_graph_max_bs=cuda_graph_max_bs,
             prefix_cache_hit_rate=prefix_cache_hit_rate, ttft_slo=ttft_slo, tpot_slo=tpot_slo, disaggregate=disaggregate,
             tp=tensor_parallel_size, pp=pipeline_parallel_size, dp=data_parallel_size, num_gpus=num_gpus,
             enable_expert_parallel=enable_expert_parallel, gpus_per_node=gpus_per_node, inter_node_link=inter_node_link,

@@ -27,7 +27,7 @@ from ..estimates.costs import SECONDS_PER_HOUR
 from ..specs.model import ModelSpec
 from .candidates import Candidate
 from .pareto import slo_excess
-from .result import PlanResult, decide
+from .result import PlanResult, decide  # noqa: F401  (PlanResult: the return type)
 from .screen import OK, screen
 from .shapes import TOKEN_BUDGETS, check_lengths, profile, shapes
 
@@ -164,7 +164,7 @@ def plan(model, *, request_rate, input_len, output_len, ttft_slo=None, tpot_slo=
     workload = {"request_rate": rate, "input_len": L, "output_len": O, "ttft_slo_s": ttft_slo, "tpot_slo_s": tpot_slo,
                 "slo_percentile": SLO_PERCENTILE, "engine": engine, "max_gpus": max_gpus}
     if not profiles:
-        return PlanResult(m.name, workload, 0, [], [], None, None, unfit, {}, notes)
+        return decide(m.name, workload, 0, [], unfit, {}, notes, rate, ttft_slo, tpot_slo, KEEP_UP)
     sc = screen(profiles, TOKEN_BUDGETS, rate, L, O, max_gpus, disaggregate=disaggregate)
     usd_h = np.asarray([table[p.shape.gpu].usd_per_gpu_hour for p in profiles])[sc.shape] * sc.num_gpus
     cost = usd_h / SECONDS_PER_HOUR * 1e6 / (rate * O)

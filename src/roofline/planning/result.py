@@ -114,4 +114,8 @@ def _summary(r: PlanResult, ttft_slo, tpot_slo) -> str:
         n = r.nearest
         return (head + f"no deployment within {w['max_gpus']} GPUs meets them. Nearest miss: {n.label} "
                 f"({_money(n.usd_per_million_output_tokens)} per million output tokens): {_miss(n, ttft_slo, tpot_slo) or n.verdict}")
-    return head + f"no deployment within {w['max_gpus']} GPUs can serve this load (none fits or keeps up)"
+    why = "none fits or keeps up"
+    if r.unfit and not r.finalists:
+        shape, reason = r.unfit[-1]  # the largest split tried
+        why = f"no replica shape fits (the last tried, {shape.gpu} {shape.split_label}: {reason})"
+    return head + f"no deployment within {w['max_gpus']} GPUs can serve this load: {why}"

@@ -102,13 +102,15 @@ class ServingChart:
         layout = style.plotly_layout(
             self.title, self.subtitle, height=900,
             xaxis=style.plotly_axis("Output tokens/s per user", anchor="y"),
-            yaxis=style.plotly_axis("Output tokens/s per GPU", domain=[0.72, 1.0]),
+            yaxis=style.plotly_axis("Output tokens/s per GPU", domain=[0.76, 1.0]),
             xaxis2=style.plotly_axis("Request rate (requests/s)", anchor="y2"),
-            yaxis2=style.plotly_axis("Latency (ms)", log=True, domain=[0.38, 0.64]),
+            yaxis2=style.plotly_axis("Latency (ms)", log=True, domain=[0.40, 0.63]),
             xaxis3=style.plotly_axis(f"Time (s) at {self.timeline_rate:.3g} requests/s", anchor="y3"),
-            yaxis3=style.plotly_axis("Requests", domain=[0.0, 0.3]),
-            yaxis4=style.plotly_axis("KV-cache use (%)", overlaying="y3", side="right", range=[0, 105]),
+            yaxis3=style.plotly_axis("Requests", domain=[0.0, 0.27]),
+            yaxis4=style.plotly_axis("KV-cache use (%)", overlaying="y3", side="right", range=[0, 105],
+                                   tickvals=[0, 25, 50, 75, 100], showgrid=False),
             shapes=[shape], annotations=[note])
+        layout["margin"] = {**layout["margin"], "r": 80}  # room for the KV-cache axis on the right
         return {"data": data, "layout": layout}
 
 

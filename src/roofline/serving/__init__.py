@@ -35,7 +35,7 @@ API contract (stable; the planner, `plot serving` and the web serving view build
     engine (the resolved profile and its sources), deployment.{tp, pp, dp, ep, num_gpus},
     workload, overheads (the fitted per-step overheads used), disaggregated, notes
 
-Layout (vidur-style, one small registry per pluggable family): `workload.py` (requests and
+Layout (vidur-style, one small registry per pluggable family): `simulation.py` (simulate), `workload.py` (requests and
 arrivals), `engines.py` (engine profiles, KV sizing), `predictor.py` (step time from the operator
 graph), `scheduler.py` (the batching loop of one replica), `disagg.py`, `result.py`.
 """
@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-_EXPORTS = {"simulate": "roofline.serving.simulate", "SimResult": "roofline.serving.result"}
+_EXPORTS = {"simulate": "roofline.serving.simulation", "SimResult": "roofline.serving.result"}
 __all__ = list(_EXPORTS)
 
 

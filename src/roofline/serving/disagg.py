@@ -48,7 +48,7 @@ def _instances(n: int, k: int) -> list[np.ndarray]:
 
 def simulate_disaggregated(model, gpu, engine, wl: Workload, conc, hit, layout, kv_bandwidth, slos, overheads,
                            engine_options, estimate_options, request_rate):
-    from .simulate import build_result, overheads_for, prepare, run_aggregated
+    from .simulation import build_result, overheads_for, prepare, run_aggregated
 
     x, y = parse_layout(layout)
     s, cfg, kv, how, pred = prepare(model, gpu, engine, estimate_options, **engine_options)
@@ -76,13 +76,14 @@ def simulate_disaggregated(model, gpu, engine, wl: Workload, conc, hit, layout, 
     except TooLarge:
         raise RooflineError("a request does not fit in one instance's KV cache; use a larger split") from None
     finish = np.full(n, np.nan)
-    itl, steps, pre = [], [], 0
+    itl_v, itl_w, steps, pre = [], [], [], 0
     for order, rep in decode:
         finish[order] = rep.finish
-        itl += rep.itl
+        itl_v += rep.itl_values
+        itl_w += rep.itl_weights
         steps += rep.steps
         pre += rep.preemptions
-    merged = _Merged(sent, first, finish, itl, sorted(steps), pre)
+    merged = _Merged(sent, first, finish, itl_v, itl_w, sorted(steps), pre)
     agg = run_aggregated(*prepare(model, gpu, engine, dict(estimate_options, dp=x + y), **engine_options),
                          ov, ov_row, wl, conc, hit, slos, request_rate)
     res = build_result(s, cfg, kv, how, ov_row, merged, wl.input_len, wl.output_len, 1, conc, slos, request_rate, True, notes)
@@ -106,5 +107,6 @@ def _fresh(kv):
 class _Merged:
     """The request arrays of both pools, shaped like one Replica for build_result."""
 
-    def __init__(self, sent, first, finish, itl, steps, preemptions):
-        self.sent, self.first, self.finish, self.itl, self.steps, self.preemptions = sent, first, finish, itl, steps, preemptions
+    def __init__(self, sent, first, finish, itl_values, itl_weights, steps, preemptions):
+        self.sent, self.first, self.finish, self.steps, self.preemptions = sent, first, finish, steps, preemptions
+        self.itl_values, self.itl_weights = itl_values, itl_weights

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from ..catalog.engines import default_for, engine_defaults, engine_names
-from ..catalog.factors import factor
 from ..errors import RooflineError
-from ..estimates.memory import activation_bytes, weight_split
+from ..estimates.kv_capacity import kv_capacity
 
 GIB, MIB = 2**30, 2**20
 ENGINES = ("vllm", "sglang", "tensorrt-llm")  # engines whose scheduler is simulated (llama-cpp is not yet)
@@ -93,51 +92,58 @@ def _trtllm(t: Mapping, s) -> dict:
 _PROFILES = {"vllm": _vllm, "sglang": _sglang, "tensorrt-llm": _trtllm}
 
 
+def _override(key: str, value):
+    if key == "memory_fraction":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise RooflineError(f"--gpu-memory-utilization must be in (0, 1], got {value!r}")
+        return float(value)
+    if key == "chunked_prefill":
+        if not isinstance(value, bool):
+            raise RooflineError(f"--enable-chunked-prefill takes true or false, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value > 10_000_000:
+        flag = {"graph_max": "cuda-graph-max-bs"}.get(key, key.replace("_", "-"))
+        raise RooflineError(f"--{flag} must be a whole number from 1 to 10,000,000, got {value!r}")
+    return int(value)
+
+
 def engine_config(name: str, s, *, max_num_batched_tokens=None, max_num_seqs=None, block_size=None,
-                  gpu_memory_utilization=None) -> EngineConfig:
+                  gpu_memory_utilization=None, enable_chunked_prefill=None, cuda_graph_max_bs=None) -> EngineConfig:
     """The engine's defaults for this GPU and split, then the caller's overrides."""
     key, t = resolve_engine(name)
-    values = _PROFILES[key](t, s)
-    given = {"max_num_batched_tokens": max_num_batched_tokens, "max_num_seqs": max_num_seqs,
-             "block_size": block_size, "memory_fraction": gpu_memory_utilization}
+    values = _PROFILES[key](t, s) | {"chunked_prefill": bool(t["enable_chunked_prefill"])}
+    given = {"max_num_batched_tokens": max_num_batched_tokens, "max_num_seqs": max_num_seqs, "block_size": block_size,
+             "memory_fraction": gpu_memory_utilization, "chunked_prefill": enable_chunked_prefill,
+             "graph_max": cuda_graph_max_bs}
     overridden = []
     for k, v in given.items():
-        if v is None:
-            continue
-        if k == "memory_fraction":
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
-                raise RooflineError(f"--gpu-memory-utilization must be in (0, 1], got {v!r}")
-            values[k] = float(v)
-        else:
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1 or v > 10_000_000:
-                raise RooflineError(f"--{k.replace('_', '-')} must be a whole number from 1 to 10,000,000, got {v!r}")
-            values[k] = int(v)
-        overridden.append(k)
+        if v is not None:
+            values[k] = _override(k, v)
+            overridden.append(k)
     return EngineConfig(engine=key, label=f"{LABELS[key]} {t['version']}", step_composition=t["step_composition"],
-                        chunked_prefill=bool(t["enable_chunked_prefill"]), preemption=t["preemption_mode"],
-                        admission=t["admission"], graph_mode=t["cuda_graph_mode"], sources=dict(t["sources"]),
-                        overridden=tuple(overridden), **values)
+                        preemption=t["preemption_mode"], admission=t["admission"], graph_mode=t["cuda_graph_mode"],
+                        sources=dict(t["sources"]), overridden=tuple(overridden), **values)
 
 
-def kv_capacity_bytes(s, cfg: EngineConfig) -> tuple[float, str]:
-    """KV-cache bytes per GPU the engine's sizing rule leaves, and the working.
+# the simulator's knobs under each engine's own setting names (data/engines.toml)
+SETTING_NAMES = {
+    "vllm": {"max_num_batched_tokens": "max_num_batched_tokens", "max_num_seqs": "max_num_seqs",
+             "memory_fraction": "gpu_memory_utilization", "block_size": "block_size"},
+    "sglang": {"max_num_batched_tokens": "chunked_prefill_size", "memory_fraction": "mem_fraction_static",
+               "graph_max": "cuda_graph_max_bs", "block_size": "page_size"},
+    "tensorrt-llm": {"max_num_batched_tokens": "max_num_tokens", "max_num_seqs": "max_batch_size",
+                     "memory_fraction": "free_gpu_memory_fraction", "block_size": "tokens_per_block"},
+}
 
-    vLLM: card × utilization − weights − activation peak of a max_num_batched_tokens forward −
-    runtime overhead. SGLang: card × mem_fraction_static − weights. TensorRT-LLM: (card − weights −
-    activations − overhead) × free_gpu_memory_fraction."""
-    card = s.gpu.memory_bytes
-    weights = weight_split(s.model, s.par).bytes(s.prec)
-    act = float(activation_bytes(s.model, s.prec, s.par, 1, cfg.max_num_batched_tokens))
-    overhead = factor("runtime_overhead_bytes").value
-    f = cfg.memory_fraction
-    if cfg.memory_rule == "vllm":
-        kv = card * f - weights - act - overhead
-        how = f"card {card / 1e9:.1f} GB × {f:g} − weights {weights / 1e9:.1f} GB − activations {act / 1e9:.2f} GB − overhead {overhead / 1e9:.1f} GB"
-    elif cfg.memory_rule == "sglang":
-        kv = card * f - weights
-        how = f"card {card / 1e9:.1f} GB × mem_fraction_static {f:g} − weights {weights / 1e9:.1f} GB"
-    else:
-        kv = (card - weights - act - overhead) * f
-        how = (f"(card {card / 1e9:.1f} GB − weights {weights / 1e9:.1f} GB − activations {act / 1e9:.2f} GB − "
-               f"overhead {overhead / 1e9:.1f} GB) × free fraction {f:g}")
-    return max(kv, 0.0), how
+
+def kv_capacity_bytes(s, cfg: EngineConfig) -> tuple[float, str, float]:
+    """KV-cache bytes per GPU the engine's sizing rule leaves (estimates/kv_capacity.py, the same
+    rule the static estimate's engine view uses), the working in one line, and the memory fraction
+    used (SGLang derives its own from the other settings)."""
+    names = SETTING_NAMES[cfg.engine]
+    overrides = {names[k]: getattr(cfg, k) for k in cfg.overridden if k in names}
+    kv = kv_capacity(s.model, s.prec, s.par, s.gpu, 1, 1, engine=cfg.engine, overrides=overrides)
+    subtracted = " + ".join(f"{i.name} {i.bytes / 1e9:.2f} GB" for i in kv.items if i.in_budget and i.bytes)
+    how = (f"{kv.formula}: capacity {kv.capacity_bytes / 1e9:.1f} GB, fraction {kv.memory_fraction:g}, "
+           f"weights {kv.weights_bytes / 1e9:.1f} GB" + (f", subtracted {subtracted}" if subtracted else ""))
+    return max(kv.kv_capacity_bytes, 0.0), how, kv.memory_fraction

@@ -164,3 +164,29 @@ class StepPredictor:
         """A pure decode step of `batch` sequences of `context` tokens each, captured in a graph."""
         keys = {w: batch * min(context, w) for w in self.windows}
         return self.step_time(batch, keys, 0, {}, {}, batch, eager=False)
+
+    # ------------------------------------------------------------------ many decode steps at once
+
+    def _op_times(self, flops: np.ndarray, nbytes: np.ndarray, kernels: float) -> np.ndarray:
+        c, mem = flops / self.att_peak, nbytes / self.bandwidth
+        return np.maximum(c, mem) + (1.0 - self.overlap) * np.minimum(c, mem) + kernels * self.kernel_overhead
+
+    def decode_run(self, context: np.ndarray, steps: int, eager: bool) -> np.ndarray:
+        """Times of `steps` successive pure-decode steps of the same sequences, which hold `context`
+        tokens each (the new one included) at the first step and one more at each next step."""
+        n, j = int(context.size), np.arange(steps, dtype=float)
+        c = np.sort(np.asarray(context, dtype=float))
+        prefix = np.concatenate([[0.0], np.cumsum(c)])
+        keys = {}
+        for w in self.windows:
+            if w == math.inf:
+                keys[w] = prefix[-1] + n * j
+            else:  # Σ min(c_i + j, w): sequences still inside the window count c_i + j, the others w
+                inside = np.searchsorted(c, w - j, side="left")
+                keys[w] = prefix[inside] + j * inside + w * (n - inside)
+        t = np.full(steps, float(self.dense_decode[n] + self.head[n]) + (self.eager_surcharge if eager else 0.0))
+        for a in self.attention:
+            k = keys[a.window]
+            t += a.count * self._op_times(a.dec_flops_per_key * k, a.dec_bytes_per_key * k + a.dec_bytes_per_token * n,
+                                          a.kernels)
+        return t

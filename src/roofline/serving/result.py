@@ -11,21 +11,29 @@ TIMELINE_POINTS = 200
 
 
 def stats(values: np.ndarray, weights: np.ndarray | None = None) -> dict:
-    """mean, p50, p90, p99 (seconds); null when there is nothing to measure."""
+    """mean, p50, p90, p99 (seconds); null when there is nothing to measure. `weights`: how many
+    samples each value stands for (a run of identical decode steps is stored once)."""
     v = np.asarray(values, dtype=float)
-    ok = np.isfinite(v)
-    v = v[ok]
+    w = np.ones(v.size) if weights is None else np.asarray(weights, dtype=float)
+    ok = np.isfinite(v) & (w > 0)
+    v, w = v[ok], w[ok]
     if v.size == 0:
         return {"mean": None, "p50": None, "p90": None, "p99": None}
-    p50, p90, p99 = np.percentile(v, [50, 90, 99])
-    return {"mean": float(v.mean()), "p50": float(p50), "p90": float(p90), "p99": float(p99)}
+    if weights is None:
+        p50, p90, p99 = np.percentile(v, [50, 90, 99])
+    else:  # the sample at which the cumulative count first reaches q of the total (nearest rank)
+        order = np.argsort(v, kind="stable")
+        v, w = v[order], w[order]
+        cum = np.cumsum(w)
+        p50, p90, p99 = (v[min(int(np.searchsorted(cum, q * cum[-1], side="left")), v.size - 1)] for q in (0.5, 0.9, 0.99))
+    return {"mean": float(np.average(v, weights=w)), "p50": float(p50), "p90": float(p90), "p99": float(p99)}
 
 
 def timeline(steps: list[tuple]) -> dict:
     """Batch size, queue length and KV-cache use over time, at most TIMELINE_POINTS samples."""
     if not steps:
         return {"time_s": [], "batch_size": [], "queue_length": [], "kv_cache_usage": [], "prefill_tokens": []}
-    a = np.asarray(steps, dtype=float)
+    a = np.asarray(sorted(steps), dtype=float)
     idx = np.unique(np.linspace(0, len(a) - 1, min(len(a), TIMELINE_POINTS)).round().astype(int))
     a = a[idx]
     return {"time_s": a[:, 0].tolist(), "batch_size": a[:, 3].astype(int).tolist(),
@@ -50,7 +58,7 @@ class SimResult:
     output_tokens: int
     ttft: np.ndarray
     tpot: np.ndarray
-    itl: np.ndarray
+    itl: tuple  # (gaps, how many tokens saw each gap)
     e2e: np.ndarray
     steps: list
     preemptions: int
@@ -98,21 +106,22 @@ class SimResult:
                 "output_tokens_per_s": float(self.out_len[ok].sum()) * k / d if self.out_len is not None else None}
 
     def to_dict(self) -> dict:
-        a = np.asarray(self.steps, dtype=float) if self.steps else np.zeros((0, 6))
+        a = np.asarray(self.steps, dtype=float) if self.steps else np.zeros((0, 7))
+        n = a[:, 6]  # steps each record stands for
         return {
             "model": self.model, "gpu": self.gpu, "engine": self.engine, "deployment": self.deployment,
             "workload": self.workload, "kv_cache": self.kv_cache | {
                 "peak_usage": float(a[:, 5].max()) if len(a) else 0.0,
-                "mean_usage": float(a[:, 5].mean()) if len(a) else 0.0},
+                "mean_usage": float(np.average(a[:, 5], weights=n)) if len(a) else 0.0},
             "overheads": self.overheads,
             "duration_s": self.duration_s, "num_requests": self.num_requests,
             "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
             "throughput": self.throughput(),
-            "ttft_s": stats(self.ttft), "tpot_s": stats(self.tpot), "itl_s": stats(self.itl), "e2e_s": stats(self.e2e),
+            "ttft_s": stats(self.ttft), "tpot_s": stats(self.tpot), "itl_s": stats(*self.itl), "e2e_s": stats(self.e2e),
             "goodput": self.goodput(),
-            "batch_size": {"mean": float(a[:, 3].mean()) if len(a) else 0.0, "max": int(a[:, 3].max()) if len(a) else 0},
-            "queue_length": {"mean": float(a[:, 4].mean()) if len(a) else 0.0, "max": int(a[:, 4].max()) if len(a) else 0},
-            "steps": len(self.steps), "preemptions": self.preemptions,
+            "batch_size": {"mean": float(np.average(a[:, 3], weights=n)) if len(a) else 0.0, "max": int(a[:, 3].max()) if len(a) else 0},
+            "queue_length": {"mean": float(np.average(a[:, 4], weights=n)) if len(a) else 0.0, "max": int(a[:, 4].max()) if len(a) else 0},
+            "steps": int(n.sum()), "preemptions": self.preemptions,
             "timeline": timeline(self.steps),
             "disaggregated": self.disaggregated,
             "notes": self.notes,

@@ -20,10 +20,13 @@ concurrency limit, when one of the in-flight requests finishes.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+
+from .fastpath import decode_run
 
 WATERMARK = 0.01  # vLLM keeps 1% of the blocks free when admitting a prompt (block_manager.py:65, V0)
 RESERVE_CAP = 4096  # SGLang reserves at most this many future tokens per running request
@@ -31,10 +34,12 @@ RESERVE_CAP = 4096  # SGLang reserves at most this many future tokens per runnin
 
 @dataclass(frozen=True)
 class Overheads:
-    """Fitted host-side time per step (serving_overheads.toml): a fixed part and a part per sequence."""
+    """Fitted host-side times (serving_overheads.toml): per step, per sequence in a step, and per
+    request between the client sending it and the engine scheduling it (HTTP, tokenization)."""
 
     step_s: float = 0.0
     per_seq_s: float = 0.0
+    request_s: float = 0.0
 
 
 class KVCache:
@@ -47,7 +52,7 @@ class KVCache:
         self.used = 0.0
 
     def bytes_for(self, tokens):
-        t = np.ceil(np.asarray(tokens, dtype=float) / self.block) * self.block
+        t = np.ceil(np.divide(tokens, self.block)) * self.block
         out = self.g * t
         for w, b in self.windowed:
             out = out + b * np.minimum(t, w + self.block)
@@ -62,7 +67,7 @@ class Replica:
     """One engine instance serving `n` requests; arrays are indexed by request."""
 
     def __init__(self, cfg, predictor, kv: KVCache, overheads: Overheads, issue_s, input_len, output_len,
-                 cached=None, resumed=None, max_concurrency=None):
+                 cached=None, resumed=None, max_concurrency=None, record=False):
         self.cfg, self.pred, self.kv, self.ov = cfg, predictor, kv, overheads
         n = len(input_len)
         self.n = n
@@ -82,38 +87,64 @@ class Replica:
         self.limit = max_concurrency or n
         self.running = np.zeros(0, np.int64)
         self.waiting: deque[int] = deque()
+        self.arriving: deque[tuple[float, int]] = deque()  # sent, not yet seen by the engine: (when it will be, request)
         self.next, self.outstanding, self.done, self.last_free = 0, 0, 0, 0.0
         self.steps: list[tuple] = []
-        self.itl: list[np.ndarray] = []
+        self.itl_values: list[np.ndarray] = []  # inter-token gaps, with how many tokens saw each
+        self.itl_weights: list[float] = []  # one weight for every gap of the matching array
         self.step_index = 0
+        # with `record`, each step's graph time and sequence count, and the step after which each
+        # request was sent, got its first token and finished: the overheads can then be refitted
+        # without simulating again (benchmarks/fit_serving.py)
+        self.record = record
+        self.rec_dt: list = []
+        self.rec_n: list = []
+        self.sent_step, self.first_step, self.finish_step = (np.full(n, -1, np.int64) for _ in range(3))
 
     # ----------------------------------------------------------------- client
     def _issue(self, t: float) -> None:
         while self.next < self.n and self.arrival[self.next] <= t and self.outstanding < self.limit:
             i = self.next
             self.sent[i] = max(self.arrival[i], self.last_free) if self.limit < self.n else self.arrival[i]
-            if self.resumed[i]:
+            self.sent_step[i] = self.step_index
+            if self.resumed[i]:  # KV handed over by a prefill instance: the first token is already out
                 self.generated[i] = 1
                 self.first[i] = self.last[i] = self.sent[i]
-            self.waiting.append(i)
+                self.arriving.append((self.sent[i], i))
+            else:
+                self.arriving.append((self.sent[i] + self.ov.request_s, i))
             self.next += 1
             self.outstanding += 1
+        while self.arriving and self.arriving[0][0] <= t:
+            self.waiting.append(self.arriving.popleft()[1])
+
+    def next_event(self) -> float:
+        """When the next request reaches the engine (math.inf: none before something finishes)."""
+        t = self.arriving[0][0] if self.arriving else math.inf
+        if self.next < self.n and self.outstanding < self.limit:
+            t = min(t, float(self.arrival[self.next]) + (0.0 if self.resumed[self.next] else self.ov.request_s))
+        return t
 
     def run(self) -> "Replica":
         t = 0.0
         while self.done < self.n:
             self._issue(t)
             if self.running.size == 0 and not self.waiting:
-                t = max(t, float(self.arrival[self.next]))
+                t = max(t, self.next_event())
                 continue
             dec, chunks = self._schedule()
             if dec.size == 0 and not chunks and self._joined:  # KV handed over: they decode from the next pass
                 continue
             if dec.size == 0 and not chunks:  # nothing fits: wait for an arrival, or the cache is too small
-                if self.running.size and self.next < self.n and self.outstanding < self.limit:
-                    t = max(t, float(self.arrival[self.next]))
+                if self.running.size and self.next_event() < math.inf:
+                    t = max(t, self.next_event())
                     continue
                 raise _TooLarge(int(self.running[0] if self.running.size else self.waiting[0]))
+            if not chunks and dec.size == self.running.size:  # decode-only: price the run up to the next event
+                end = decode_run(self, dec, t)
+                if end is not None:
+                    t = end
+                    continue
             t += self._price(dec, chunks)
             self._advance(dec, chunks, t)
         return self
@@ -137,14 +168,16 @@ class Replica:
         self._dec_need = 0.0
         if dec.size == 0:
             return dec
-        need = float((self.kv.bytes_for(self.computed[dec] + 1) - self.held[dec]).sum())
+        new, old = self.kv.bytes_for(self.computed[dec] + 1), self.held[dec]
+        need = float((new - old).sum())
         while self.kv.used + need > self.kv.capacity and self.running.size > 1 and self.cfg.preemption != "none":
             victim = int(self.running[-1])
             self._preempt(victim)
             keep = dec != victim
-            dec = dec[keep]
-            need = float((self.kv.bytes_for(self.computed[dec] + 1) - self.held[dec]).sum())
+            dec, new, old = dec[keep], new[keep], old[keep]
+            need = float((new - old).sum())
         self._dec_need = need
+        self._dec_new = new  # the bytes each decode holds after this step
         return dec
 
     def _preempt(self, i: int) -> None:
@@ -228,6 +261,9 @@ class Replica:
         T = int(dec.size) + tokens
         eager = T > cfg.graph_max if cfg.graph_mode == "tokens" else (tokens > 0 or dec.size > cfg.graph_max)
         t = p.step_time(int(dec.size), keys, tokens, pairs, prior, rows, eager)
+        if self.record:
+            self.rec_dt.append(t)
+            self.rec_n.append(dec.size + len(chunks))
         return t + self.ov.step_s + self.ov.per_seq_s * (dec.size + len(chunks))
 
     def _advance(self, dec: np.ndarray, chunks: list[tuple[int, int]], t: float) -> None:
@@ -235,13 +271,16 @@ class Replica:
         ended = []
         if dec.size:
             self.computed[dec] += 1
-            self.generated[dec] += 1
-            new = self.kv.bytes_for(self.computed[dec]) if self.cfg.admission != "guaranteed" else self.held[dec]
-            self.kv.used += float((new - self.held[dec]).sum())
-            self.held[dec] = new
-            self.itl.append(t - self.last[dec])
+            gen = self.generated[dec] + 1
+            self.generated[dec] = gen
+            if self.cfg.admission != "guaranteed":
+                self.kv.used += self._dec_need
+                self.held[dec] = self._dec_new
+            self.itl_values.append(t - self.last[dec])
+            self.itl_weights.append(1.0)
             self.last[dec] = t
-            ended.extend(dec[self.generated[dec] >= self.out[dec]].tolist())
+            if (gen >= self.out[dec]).any():
+                ended.extend(dec[gen >= self.out[dec]].tolist())
         prefill_tokens = 0
         for i, c in chunks:
             self.computed[i] += c
@@ -250,15 +289,17 @@ class Replica:
             if self.computed[i] >= self.target[i] and self.generated[i] == 0:
                 self.generated[i] = 1
                 self.first[i] = self.last[i] = t
+                self.first_step[i] = self.step_index
                 if self.out[i] <= 1:
                     ended.append(i)
         for i in ended:
             self._finish(i, t)
         self.steps.append((t, int(dec.size), prefill_tokens, int(self.running.size), len(self.waiting),
-                           self.kv.used / self.kv.capacity if self.kv.capacity else 0.0))
+                           self.kv.used / self.kv.capacity if self.kv.capacity else 0.0, 1))
 
     def _finish(self, i: int, t: float) -> None:
         self.finish[i] = t
+        self.finish_step[i] = self.step_index
         self.kv.used -= self.held[i]
         self.held[i] = 0.0
         self.running = self.running[self.running != i]

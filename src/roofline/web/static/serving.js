@@ -32,6 +32,7 @@
     try {
       const doc = await post("/api/plot/serving", {...workload(), gpu: $("sv-gpu").value.trim(), tp: num("sv-tp"),
                                                    request_rate: rate && rate > 0 ? rate : null});
+      $("chart-serving").hidden = false;  // visible first, so that Plotly sizes the chart to its box
       Plotly.react($("chart-serving"), doc.figure.data, doc.figure.layout, {responsive: true, displaylogo: false});
       const d = doc.data;
       $("sv-status").textContent = `${doc.title}: saturates near ${d.saturation_requests_per_s.toPrecision(3)} requests/s`;

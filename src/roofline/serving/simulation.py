@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 
@@ -29,7 +30,7 @@ def overhead_table() -> dict:
 
 def overheads_for(engine: str) -> tuple[Overheads, dict]:
     row = overhead_table()[engine]
-    return Overheads(float(row["step_s"]), float(row["per_seq_s"])), dict(row)
+    return Overheads(float(row["step_s"]), float(row["per_seq_s"]), float(row["request_s"])), dict(row)
 
 
 _PREDICTORS: dict = {}
@@ -46,8 +47,8 @@ def predictor_for(s, max_tokens: int) -> StepPredictor:
     return hit
 
 
-def kv_cache_for(s, cfg) -> tuple[KVCache, str]:
-    capacity, how = kv_capacity_bytes(s, cfg)
+def kv_cache_for(s, cfg) -> tuple[KVCache, str, float]:
+    capacity, how, fraction = kv_capacity_bytes(s, cfg)
     m, p, par = s.model, s.prec, s.par
     share = math.ceil(m.num_layers / par.pp) / m.num_layers
     glob, windowed = 0.0, {}
@@ -57,7 +58,7 @@ def kv_cache_for(s, cfg) -> tuple[KVCache, str]:
             glob += b
         else:
             windowed[float(layer.window)] = windowed.get(float(layer.window), 0.0) + b
-    return KVCache(capacity, cfg.block_size, glob, sorted(windowed.items())), how
+    return KVCache(capacity, cfg.block_size, glob, sorted(windowed.items())), how, fraction
 
 
 def _check_slo(name: str, value) -> float | None:
@@ -102,7 +103,8 @@ def prepare(model, gpu, engine, estimate_options: dict, **engine_options):
         raise RooflineError("speculative decoding is not simulated yet; `roofline estimate` models it for a static batch")
     s = setup(model, gpu, **{k: v for k, v in estimate_options.items() if k not in NOT_SIMULATED})
     cfg = engine_config(engine, s, **engine_options)
-    kv, how = kv_cache_for(s, cfg)
+    kv, how, fraction = kv_cache_for(s, cfg)
+    cfg = replace(cfg, memory_fraction=fraction)
     pred = predictor_for(s, max(cfg.max_num_batched_tokens, cfg.max_num_seqs))
     return s, cfg, kv, how, pred
 
@@ -111,14 +113,16 @@ def simulate(model, gpu, *, num_prompts=None, request_rate=math.inf, max_concurr
              output_len=None, engine="vllm", dataset=None, seed=0, random_range_ratio=1.0, burstiness=1.0,
              max_num_batched_tokens=None, max_num_seqs=None, block_size=None, gpu_memory_utilization=None,
              prefix_cache_hit_rate=0.0, ttft_slo=None, tpot_slo=None, disaggregate=None,
-             kv_transfer_bandwidth=None, overheads=None, **estimate_options) -> SimResult:
+             enable_chunked_prefill=None, cuda_graph_max_bs=None, kv_transfer_bandwidth=None, overheads=None,
+             **estimate_options) -> SimResult:
     ttft_slo, tpot_slo = _check_slo("ttft-slo", ttft_slo), _check_slo("tpot-slo", tpot_slo)
     wl = make_workload(num_prompts, request_rate, input_len, output_len, dataset, seed, random_range_ratio,
                        burstiness, ttft_slo is not None or tpot_slo is not None)
     conc = _concurrency(max_concurrency)
     hit = _hit_rate(prefix_cache_hit_rate)
     engine_options = dict(max_num_batched_tokens=max_num_batched_tokens, max_num_seqs=max_num_seqs,
-                          block_size=block_size, gpu_memory_utilization=gpu_memory_utilization)
+                          block_size=block_size, gpu_memory_utilization=gpu_memory_utilization,
+                          enable_chunked_prefill=enable_chunked_prefill, cuda_graph_max_bs=cuda_graph_max_bs)
     if disaggregate is not None:
         from .disagg import simulate_disaggregated
 
@@ -149,6 +153,13 @@ def run_aggregated(s, cfg, kv, how, pred, ov, ov_row, wl: Workload, conc, hit, s
     return build_result(s, cfg, kv, how, ov_row, rep, inp, out, dp, conc, slos, request_rate, fits, notes)
 
 
+def itl_arrays(values: list, weights: list) -> tuple[np.ndarray, np.ndarray]:
+    """Inter-token gaps and how many tokens saw each (one weight per array of gaps)."""
+    if not values:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(values), np.concatenate([np.full(np.size(v), w) for v, w in zip(values, weights)])
+
+
 def build_result(s, cfg, kv, how, ov_row, rep: Replica, inp, out, dp, conc, slos, request_rate, fits, notes) -> SimResult:
     done = np.isfinite(rep.finish)
     sent = rep.sent
@@ -156,7 +167,7 @@ def build_result(s, cfg, kv, how, ov_row, rep: Replica, inp, out, dp, conc, slos
     e2e = (rep.finish - sent)[done]
     multi = done & (out > 1)
     tpot = ((rep.finish - rep.first) / np.maximum(out - 1, 1))[multi]
-    itl = np.concatenate(rep.itl) if rep.itl else np.zeros(0)
+    itl = itl_arrays(rep.itl_values, rep.itl_weights)
     duration = float(np.nanmax(rep.finish) - np.nanmin(sent)) if done.any() else 0.0
     notes = list(notes)
     if ov_row.get("basis") == "not fitted":
@@ -172,7 +183,7 @@ def build_result(s, cfg, kv, how, ov_row, rep: Replica, inp, out, dp, conc, slos
                   "max_concurrency": conc, "mean_input_len": float(inp.mean()), "mean_output_len": float(out.mean())},
         kv_cache={"capacity_bytes": kv.capacity, "capacity_tokens": kv.tokens_capacity(), "block_size": cfg.block_size,
                   "working": how, "fits": fits},
-        overheads={k: ov_row[k] for k in ("step_s", "per_seq_s", "basis", "fitted_on") if k in ov_row},
+        overheads={k: ov_row[k] for k in ("step_s", "per_seq_s", "request_s", "basis", "fitted_on") if k in ov_row},
         duration_s=duration, num_requests=int(done.sum()) * dp, input_tokens=int(inp[done].sum()) * dp,
         output_tokens=int(out[done].sum()) * dp, ttft=ttft, tpot=tpot, itl=itl, e2e=e2e, steps=rep.steps,
         preemptions=rep.preemptions, ttft_slo=slos[0], tpot_slo=slos[1], notes=notes, out_len=out[done] * 1)
