@@ -254,3 +254,21 @@ def test_charts_of_real_models_with_fuzzed_options(client, kind, body, points, l
         body.pop(key, None)  # estimate-only options: the chart request refuses them (its own 422)
     extra = {"max_batch": limit} if kind in ("batch", "crossover") else {"max_input_len": limit} if kind == "prefill" else {}
     check(client.post(f"/api/plot/{kind}", json={**body, "points": points, **extra}))
+
+
+def test_serving_endpoints_are_gated_by_path(monkeypatch):
+    import roofline.web.guards as guards
+
+    gate = HeavyGate(slots=1, wait_s=0.05)
+    monkeypatch.setattr(guards, "HEAVY", gate)
+    busy = TestClient(create_app())
+    assert gate._free.acquire(blocking=False)  # a heavy request holds the only slot
+    try:
+        for path in ("/api/simulate", "/api/plan", "/api/plot/serving"):
+            r = busy.post(path, json={"model": "llama-2-7b"})
+            assert "busy with other charts, reports, plans or simulations" in error(r, 503)
+            assert r.headers["retry-after"] == "5"
+        assert busy.post("/api/estimate", json={"model": "llama-2-7b"}).status_code == 200  # cheap ones are not gated
+    finally:
+        gate._free.release()
+    assert busy.post("/api/simulate", json={"model": "nope"}).status_code == 404  # the slot is free again

@@ -21,12 +21,13 @@ from .. import __version__
 from ..errors import RooflineError
 from .api import router
 from .docs_page import render_docs
-from .guards import LOCAL_HOSTS, CatchAll, HostCheck, StrictJSON
+from .guards import LOCAL_HOSTS, CatchAll, HeavyPaths, HostCheck, StrictJSON
 from .responses import CleanJSONResponse
 from .limits import MAX_BODY_BYTES, BodyLimit
 from .serving_api import router as serving_router
 
 STATIC = resources.files("roofline") / "web" / "static"
+SERVING_PATHS = ("/api/simulate", "/api/plan", "/api/plot/serving")  # heavy, gated by path (serving_api.py)
 PAGE_FILES = {"app.js": "text/javascript", "serving.js": "text/javascript", "style.css": "text/css"}
 
 
@@ -55,6 +56,7 @@ def create_app(max_body_bytes: int = MAX_BODY_BYTES, allowed_hosts: Iterable[str
         redoc_url=None,
     )
     # outermost last: Host check, then the size cap, then strict JSON, then the catch-all
+    app.add_middleware(HeavyPaths, paths=SERVING_PATHS)  # innermost: a bug inside still meets CatchAll
     app.add_middleware(CatchAll)
     app.add_middleware(StrictJSON)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)

@@ -6,8 +6,9 @@
               that says which (Python's parser would take NaN and Infinity, and recurse without end).
   CatchAll    whatever goes wrong inside, the answer is JSON and the connection stays usable
               (an exception that reaches the server makes uvicorn close a keep-alive connection).
-  HeavyGate   charts, reports and split searches run a few at a time, each within a time limit,
+  HeavyGate   charts, reports and split searches run one at a time, each within a time limit,
               so that cheap requests stay fast while heavy ones queue.
+  HeavyPaths  the same gate, by path, around the serving simulations and the planner.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import logging
 import threading
 import time
 from typing import Any, Callable, Iterable
+
+from contextlib import asynccontextmanager
 
 import anyio
 from starlette.exceptions import HTTPException
@@ -138,13 +141,25 @@ class HeavyGate:
         self.slots, self.wait_s, self.run_s = slots, wait_s, run_s
         self._free = threading.BoundedSemaphore(slots)
 
-    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _acquire(self) -> None:
         deadline = time.monotonic() + self.wait_s
         while not self._free.acquire(blocking=False):  # polled: the gate works under any event loop
             if time.monotonic() > deadline:
-                raise Busy(f"the server is busy with other charts, reports or split searches "
+                raise Busy(f"the server is busy with other charts, reports, plans or simulations "
                            f"({self.slots} at a time); try again in a few seconds")
             await anyio.sleep(0.02)
+
+    @asynccontextmanager
+    async def slot(self):
+        """Hold a slot around work the gate does not run itself (see HeavyPaths)."""
+        await self._acquire()
+        try:
+            yield
+        finally:
+            self._free.release()
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        await self._acquire()
 
         def guarded():
             try:
@@ -157,6 +172,27 @@ class HeavyGate:
                 return await anyio.to_thread.run_sync(guarded, abandon_on_cancel=True)
         except TimeoutError:
             raise Busy(f"the request took longer than {self.run_s:g} s; ask for fewer points, GPUs or settings") from None
+
+
+class HeavyPaths:
+    """The gate around endpoints that do not call it themselves (the serving simulations and the
+    planner): their slot is held until the answer is sent. Their work has its own caps (prompts,
+    GPUs) instead of the gate's time limit, since a running sync endpoint cannot be cut short."""
+
+    def __init__(self, app, paths: Iterable[str], gate: "HeavyGate | None" = None):
+        self.app = app
+        self.paths = set(paths)
+        self.gate = gate
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") != "POST" or scope.get("path") not in self.paths:
+            return await self.app(scope, receive, send)
+        gate = self.gate or HEAVY
+        try:
+            async with gate.slot():
+                await self.app(scope, receive, send)
+        except Busy as e:
+            await reply(send, 503, e.detail, [(b"retry-after", b"5")])
 
 
 # One heavy computation per server process: Python runs one thread's bytecode at a time, so a second
