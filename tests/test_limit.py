@@ -81,3 +81,12 @@ def test_ideal_is_never_above_any_realistic_estimate(name, gpu, tp, pp, batch, i
     assert i.ttft_s <= r.ttft_s * (1 + 1e-12)
     assert i.tpot_s <= r.tpot_s * (1 + 1e-12)
     assert i.e2e_latency_s <= r.e2e_latency_s * (1 + 1e-12)
+
+
+def test_limit_working_names_both_figures():
+    gemm = Op("qkv", "gemm", 2e12, 1e9)
+    st_ = StepTime([OpTime(gemm, 2e-3, 0.5e-3, 1e-4, 0.0, fused=True)])
+    from roofline.estimates.timing import describe_limit
+
+    form, sub, res = describe_limit(st_)
+    assert "max(" in form and "per-operator sum" in form and res == "2 ms" and "2.1 ms" in sub

@@ -58,11 +58,8 @@ def test_unknown_or_malformed_config_is_one_clear_error():
 
 
 def checkpoint_setup(model, gpu, **kw):
-    """setup() with the checkpoint's format as the default (the hook setup() takes once wired)."""
-    s = setup(model, gpu, **kw)
-    prec = resolve_precision(s.gpu, kw.get("dtype"), kw.get("weight_dtype"), kw.get("kv_cache_dtype"),
-                             kw.get("activation_dtype"), kw.get("weight_bits"), checkpoint=s.model.quantization)
-    return replace(s, prec=prec, roofs=roofs(s.gpu, prec, s.par, s.ideal, s.profile))
+    """setup(): the checkpoint's format is the default weight format."""
+    return setup(model, gpu, **kw)
 
 
 def test_gpt_oss_120b_weights_by_hand():
@@ -91,7 +88,7 @@ def test_deepseek_v3_fits_8_h200_in_fp8():
     e = run(checkpoint_setup("deepseek-v3", "h200-sxm", tp=8))
     assert e.memory.fits and 80e9 < e.memory.weights_bytes < 90e9
     assert e.precision["compute_dtype"] == "fp8"  # W8A8 natively on Hopper
-    assert not run(setup("deepseek-v3", "h200-sxm", tp=8)).memory.fits  # the same model in bf16
+    assert not run(setup("deepseek-v3", "h200-sxm", tp=8, weight_dtype="bf16")).memory.fits  # the same model in bf16
 
 
 def test_weight_dtype_overrides_the_checkpoint():

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..scenario import MODEL_HELP  # noqa: F401  (re-exported for commands that describe MODEL)
+from ..options import MODEL_HELP  # noqa: F401  (re-exported for commands that describe MODEL)
 from .options import annotated, command, model_argument, param, scenario_params, scenario_values
 
 ExplainOpt = Annotated[bool, typer.Option("--explain", help="Print every figure's formula with the numbers substituted.")]

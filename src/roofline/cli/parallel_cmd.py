@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..web.schemas import PARALLEL_OWN
+from ..options import PARALLEL_OWN
 from .estimate_cmd import JsonOpt
 from .options import command, model_argument, param, scenario_params, scenario_values
 

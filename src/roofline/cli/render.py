@@ -73,7 +73,11 @@ def estimate(e: Estimate) -> None:
                   f"{sp['expected_tokens_per_step']:.3g} tokens per {fmt_time(sp['step_s'])} step · "
                   f"{sp['speedup']:.2f}× vs {fmt_time(sp['time_per_token_without_s'])} per token without")
     cap = e.capacity
-    t.add_row("Capacity", f"largest batch {cap['max_batch_size']} at this context · longest context "
+    kv = e.kv_capacity
+    t.add_row("Engine KV cache", f"{fmt_bytes(kv.kv_capacity_bytes)} = {kv.kv_capacity_tokens:,} tokens under "
+              f"{kv.engine} {kv.engine_version.split()[0]} defaults · holds {kv.max_concurrency} concurrent requests "
+              f"of {kv.tokens_per_request:,} tokens (continuous batching)")
+    t.add_row("Capacity", f"largest static batch {cap['max_batch_size']} at this context · longest context "
               f"{cap['max_context_len']:,} tokens at this batch"
               + (f" (memory allows {cap['max_context_len_by_memory']:,})" if cap["max_context_len_by_memory"] > cap["max_context_len"] else "")
               + " · fewest GPUs "

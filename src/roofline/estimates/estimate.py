@@ -91,13 +91,13 @@ def setup(model, gpu, *, tp=1, pp=1, dp=1, ep=1, dtype=None, weight_dtype=None, 
     if par.pp == 1 and micro_batches not in (None, 1):
         raise RooflineError("--num-micro-batches applies to pipeline parallelism (--pipeline-parallel-size > 1)")
     mbs = pipeline_micro_batches(per_replica, par.pp, micro_batches) if par.pp > 1 else 1
-    prec = resolve_precision(g, dtype, weight_dtype, kv_cache_dtype, activation_dtype, weight_bits)
+    prec = resolve_precision(g, dtype, weight_dtype, kv_cache_dtype, activation_dtype, weight_bits, checkpoint=m.quantization)
     pf = profile or default_profile()
     return Setup(m, g, query, prec, par, per_replica, L, out, bool(ideal), g.memory_bytes * gpu_memory_utilization,
                  roofs(g, prec, par, ideal, pf), batch, mbs, micro_batches, spec, pf)
 
 
-def _op_rows(phase: str, st: StepTime) -> list[OpRow]:
+def op_rows(phase: str, st: StepTime) -> list[OpRow]:
     rows = []
     for t in st.ops:
         c, mem, ov, cm = float(t.compute), float(t.memory), float(t.overhead), float(t.comm)
@@ -162,11 +162,22 @@ def run(s: Setup) -> Estimate:
         ideal=s.ideal, memory=mem, prefill=ev.prefill.at(), decode=ev.decode.at(),
         ridge_point_flop_per_byte=g.ridge_point(p.gemm_compute),
         notes=tuple(notes + scale_notes(s, ev)),
-        ops=tuple(_op_rows("prefill", ev.prefill_step) + _op_rows("decode", ev.decode_step)),
         comm=comm_doc(s), pipeline=pipeline_doc(s, ev),
         speculative=ev.spec.to_dict() if ev.spec is not None else None,
-        setup=s,
+        setup=s, evaluation=ev,
     )
+
+
+def engine_kv_capacity(s: Setup, engine: str = "vllm"):
+    """The KV cache an engine would allot at its defaults (vLLM's formula): the user's
+    --gpu-memory-utilization when given, the engine's own fraction otherwise; a draft's weights held."""
+    from .kv_capacity import kv_capacity_for
+    from .speculative import draft_weights_bytes
+
+    util = s.capacity / s.gpu.memory_bytes
+    overrides = {"gpu_memory_utilization": util} if util < 1.0 else None
+    extra = draft_weights_bytes(s.speculative, s.prec, s.par) if s.speculative is not None else 0.0
+    return kv_capacity_for(s, engine=engine, overrides=overrides, extra_bytes=extra)
 
 
 def capacity_of(s: Setup, trace: Trace | None = None) -> Capacity:

@@ -18,7 +18,6 @@ import numpy as np
 
 from ..errors import RooflineError
 from .capacity import MAX_BATCH, MAX_TOKENS
-from .estimate import setup
 from .evaluation import evaluate
 
 MAX_CONFIGS = 50_000_000  # ~ a few GB of float64 intermediates
@@ -116,8 +115,12 @@ def grid(model, gpus, *, batch_sizes, input_lens, output_lens, **options) -> Gri
     size = len(names) * b.size * L.size * out.size
     if size > MAX_CONFIGS:
         raise RooflineError(f"a grid of {size:,} configurations exceeds the cap of {MAX_CONFIGS:,}")
-    options.pop("batch_size", None)
-    setups = [setup(model, g, batch_size=int(b[0]), input_len=int(L[0]), output_len=int(out[0]), **options)
+    axes = {"batch_size", "input_len", "output_len"} & set(options)
+    if axes:
+        raise RooflineError(f"grid takes {', '.join(sorted(axes))} as axes (batch_sizes, input_lens, output_lens), not options")
+    from ..scenario import Scenario
+
+    setups = [Scenario.of(model, g, batch_size=int(b.max()), input_len=int(L[0]), output_len=int(out[0]), **options).setup()
               for g in names]
     B, I, O = b.reshape(-1, 1, 1), L.reshape(1, -1, 1), out.reshape(1, 1, -1)
     full = (b.size, L.size, out.size)

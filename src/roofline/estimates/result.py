@@ -135,11 +135,19 @@ class Estimate:
     decode: Phase  # one output token's decode time (per sequence of the batch)
     ridge_point_flop_per_byte: float
     notes: tuple[str, ...]
-    ops: tuple[OpRow, ...] = ()
     comm: dict = field(default_factory=dict)  # links used by each collective
     pipeline: dict | None = None  # stages, micro-batches, bubble (pipeline parallelism)
     speculative: dict | None = None  # draft, k, acceptance, expected tokens, speed-up
     setup: Any = field(default=None, repr=False, compare=False)  # the resolved scenario it evaluates
+    evaluation: Any = field(default=None, repr=False, compare=False)  # the evaluation it is one point of
+
+    @cached_property
+    def ops(self) -> tuple[OpRow, ...]:
+        """Every operator of the prefill and the decode step with its FLOPs, bytes, time and bound."""
+        from .estimate import op_rows
+
+        ev = self.evaluation
+        return tuple(op_rows("prefill", ev.prefill_step) + op_rows("decode", ev.decode_step))
 
     @property
     def ttft_s(self) -> float:
@@ -170,6 +178,13 @@ class Estimate:
         return capacity_of(self.setup)
 
     @cached_property
+    def kv_capacity(self):
+        """The KV cache a serving engine (vLLM's rule, its defaults) allots, and the concurrency it holds."""
+        from .estimate import engine_kv_capacity
+
+        return engine_kv_capacity(self.setup)
+
+    @cached_property
     def critical_batch_size(self) -> int | None:
         from .capacity import critical_batch
 
@@ -192,7 +207,7 @@ class Estimate:
             "parallel": self.parallel,
             "workload": self.workload,
             "ideal": self.ideal,
-            "memory": {**self.memory.to_dict(), **self.capacity.to_dict()},
+            "memory": {**self.memory.to_dict(), **self.capacity.to_dict(), "kv_capacity": self.kv_capacity.to_dict()},
             "prefill": self.prefill.to_dict(),
             "decode": {
                 "time_per_token_s": self.tpot_s,

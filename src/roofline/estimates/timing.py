@@ -283,3 +283,13 @@ def describe_roofs(gpu: GPU, prec: Precision, r: Roofs, ideal: bool) -> list[tup
                     f"{n(float(r.dequant_cost))} s per weight"))
     return out
 
+
+
+def describe_limit(st: StepTime) -> tuple[str, str, str]:
+    """(formula, substituted, result) of a step's fused limit and its per-operator sum, for the
+    explain trace of an ideal estimate (estimates/working.py uses it in place of "Σ op time × count")."""
+    c, m, k = (float(np.max(x)) for x in (st.limit_compute_time, st.limit_memory_time, st.limit_comm_time))
+    return ("limit = max(Σ tensor FLOPs / peak per format, Σ vector FLOPs / vector rate, Σ bytes / bandwidth, "
+            "Σ collective time); per-operator sum kept beside it",
+            f"max({fmt_time(c)}, {fmt_time(m)}, {fmt_time(k)}); Σ op time × count = {fmt_time(float(np.max(st.op_sum_time)))}",
+            fmt_time(float(np.max(st.limit_time))))

@@ -123,6 +123,12 @@ def trace_estimate(s) -> Trace:
     _inputs(t, s)
     memory(s.model, s.prec, s.par, s.batch, s.input_len, s.output_len, s.capacity,
            s.profile.value("runtime_overhead_bytes"), trace=t)
+    from . import kv_capacity
+    from .estimate import engine_kv_capacity
+
+    t.begin("engine KV cache (continuous batching)")
+    for line in kv_capacity.working(engine_kv_capacity(s)):
+        t.add(*line)
     t.begin("roofs")
     for line in describe_roofs(s.gpu, s.prec, s.roofs, s.ideal):
         t.add(*line)

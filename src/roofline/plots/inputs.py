@@ -68,7 +68,14 @@ class Inputs:
         return self.setups[0]
 
     def with_options(self, **changes) -> "Inputs":
-        return Inputs(self.model, self.gpus, {**self.options, **{k: v for k, v in changes.items() if v is not None}})
+        """The same inputs at another setting; requested pipeline micro-batches are capped by a
+        smaller batch there (as the sweeps cap them)."""
+        opts = {**self.options, **{k: v for k, v in changes.items() if v is not None}}
+        for key in ("num_micro_batches", "micro_batches"):
+            if opts.get(key) and "batch_size" in changes:
+                dp = opts.get("data_parallel_size") or opts.get("dp") or 1
+                opts[key] = max(1, min(opts[key], -(-opts["batch_size"] // dp)))
+        return Inputs(self.model, self.gpus, opts)
 
 
 @dataclass(frozen=True)

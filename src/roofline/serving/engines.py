@@ -136,14 +136,18 @@ SETTING_NAMES = {
 }
 
 
-def kv_capacity_bytes(s, cfg: EngineConfig) -> tuple[float, str, float]:
-    """KV-cache bytes per GPU the engine's sizing rule leaves (estimates/kv_capacity.py, the same
-    rule the static estimate's engine view uses), the working in one line, and the memory fraction
-    used (SGLang derives its own from the other settings)."""
+def engine_kv(s, cfg: EngineConfig):
+    """The engine's KV sizing (estimates/kv_capacity.py, the same rule the static estimate's engine
+    view uses) under this configuration's overrides."""
     names = SETTING_NAMES[cfg.engine]
     overrides = {names[k]: getattr(cfg, k) for k in cfg.overridden if k in names}
-    kv = kv_capacity(s.model, s.prec, s.par, s.gpu, 1, 1, engine=cfg.engine, overrides=overrides)
+    return kv_capacity(s.model, s.prec, s.par, s.gpu, 1, 1, engine=cfg.engine, overrides=overrides)
+
+
+def kv_capacity_bytes(s, cfg: EngineConfig) -> tuple[float, str]:
+    """KV-cache bytes per GPU the engine's sizing rule leaves, and the working in one line."""
+    kv = engine_kv(s, cfg)
     subtracted = " + ".join(f"{i.name} {i.bytes / 1e9:.2f} GB" for i in kv.items if i.in_budget and i.bytes)
     how = (f"{kv.formula}: capacity {kv.capacity_bytes / 1e9:.1f} GB, fraction {kv.memory_fraction:g}, "
            f"weights {kv.weights_bytes / 1e9:.1f} GB" + (f", subtracted {subtracted}" if subtracted else ""))
-    return max(kv.kv_capacity_bytes, 0.0), how, kv.memory_fraction
+    return max(kv.kv_capacity_bytes, 0.0), how

@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import RooflineError
 from ..estimates.estimate import setup
 from ..estimates.memory import kv_bytes_per_token
-from .engines import engine_config, kv_capacity_bytes
+from .engines import engine_config, engine_kv, kv_capacity_bytes
 from .predictor import StepPredictor
 from .result import SimResult
 from .scheduler import KVCache, Overheads, Replica, TooLarge
@@ -48,7 +48,8 @@ def predictor_for(s, max_tokens: int) -> StepPredictor:
 
 
 def kv_cache_for(s, cfg) -> tuple[KVCache, str, float]:
-    capacity, how, fraction = kv_capacity_bytes(s, cfg)
+    capacity, how = kv_capacity_bytes(s, cfg)
+    fraction = engine_kv(s, cfg).memory_fraction  # SGLang derives its own from the other settings
     m, p, par = s.model, s.prec, s.par
     share = math.ceil(m.num_layers / par.pp) / m.num_layers
     glob, windowed = 0.0, {}

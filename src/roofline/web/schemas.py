@@ -12,11 +12,8 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from ..scenario import DEFAULT_GPU, Scenario
-
-WEB_TYPES = {"speculative_model": Optional[str]}  # a catalog model, `mtp` or `ngram`: never a path
-PARALLEL_OWN = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "enable_expert_parallel",
-                "num_gpus", "num_micro_batches")  # what `roofline parallel` chooses itself
+from ..options import BY_NAME, DEFAULT_GPU, PARALLEL_OWN
+from ..scenario import Scenario
 
 
 def _fields(exclude: tuple[str, ...] = ()) -> dict:
@@ -27,7 +24,7 @@ def _fields(exclude: tuple[str, ...] = ()) -> dict:
         extra = dict(f.json_schema_extra or {})
         unit = extra.get("unit")
         desc = f.description + (f" Unit: {unit}." if unit else "")
-        kind = WEB_TYPES.get(name, f.annotation)
+        kind = BY_NAME[name].type  # the declared type (Python also takes specs where this is free-form)
         str_cap = {"max_length": 200} if kind in (Optional[str], str) else {}
         out[name] = (kind, Field(default=f.default, description=desc, validation_alias=f.validation_alias,
                                  json_schema_extra=extra, **str_cap))

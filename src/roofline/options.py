@@ -1,0 +1,75 @@
+"""Every option of a scenario, declared once: name, type, default, help, unit and CLI flags.
+
+Plain data, no pydantic or NumPy, so the command line builds its options from it without loading
+the core (`roofline --help` stays fast). roofline.Scenario (the typed, validated model), the web
+API's request schema and /docs, chart and report inputs, `grid()` and the planners derive from it.
+Names are vLLM's long option names with underscores; `short` names are accepted in Python and JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+DEFAULT_GPU = "a100-sxm-80gb"
+MODEL_HELP = "Catalog name or alias (`roofline models`), HF repo id, or a path to a config.json."
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    type: Any  # what the CLI parses and the web schema shows
+    default: Any
+    help: str
+    flags: tuple[str, ...]
+    unit: str = ""
+    short: str | None = None  # accepted alias in Python and JSON (tp, pp, dp, micro_batches)
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("gpu", str, DEFAULT_GPU, "GPU name or alias (`roofline gpus`); a comma list compares GPUs.", ("--gpu", "-g")),
+    Option("tensor_parallel_size", int, 1, "Tensor-parallel GPUs: split heads, MLP and vocabulary; two all-reduces "
+           "per layer.", ("--tensor-parallel-size", "-tp"), "GPUs", "tp"),
+    Option("pipeline_parallel_size", int, 1, "Pipeline-parallel stages: split the layers (uneven splits allowed).",
+           ("--pipeline-parallel-size", "-pp"), "GPUs", "pp"),
+    Option("data_parallel_size", int, 1, "Data-parallel replicas: each serves ⌈batch / dp⌉ sequences.",
+           ("--data-parallel-size", "-dp"), "replicas", "dp"),
+    Option("enable_expert_parallel", bool, False, "MoE: spread whole experts over the tp × dp GPUs (EP = tp × dp), "
+           "with an all-to-all dispatch and combine when dp > 1.", ("--enable-expert-parallel",)),
+    Option("num_gpus", Optional[int], None, "GPUs in the deployment; those beyond tp × pp become data-parallel "
+           "replicas.", ("--num-gpus",), "GPUs"),
+    Option("gpus_per_node", Optional[int], None, "GPUs per server; larger groups cross the network. Default: the "
+           "GPU's NVLink domain, at least 8.", ("--gpus-per-node",), "GPUs"),
+    Option("inter_node_link", Optional[str], None, "Network between nodes (data/links.toml key: ib-hdr, ib-ndr, "
+           "ib-xdr, roce-100, roce-200, roce-400); default: the GPU's usual one.", ("--inter-node-link",)),
+    Option("num_micro_batches", Optional[int], None, "Pipeline micro-batches per step; default min(batch per "
+           "replica, pp).", ("--num-micro-batches",), "", "micro_batches"),
+    Option("speculative_model", Optional[str], None, "Speculative decoding drafter: a model sharing the target's "
+           "vocabulary, `mtp` (one extra target layer) or `ngram` (prompt lookup).", ("--speculative-model",)),
+    Option("num_speculative_tokens", Optional[int], None, "Tokens the drafter proposes per step (k).",
+           ("--num-speculative-tokens",), "tokens"),
+    Option("acceptance_rate", Optional[float], None, "Probability that the target accepts a drafted token, in "
+           "[0, 1]; required with a drafter.", ("--acceptance-rate",)),
+    Option("dtype", Optional[str], None, "Model dtype: auto (bf16, else fp16), bfloat16/bf16, float16/half/fp16, "
+           "float32.", ("--dtype",)),
+    Option("weight_dtype", Optional[str], None, "Linear-weight format: fp8, int8, int4 (g128), fp4 (nvfp4), mxfp4; "
+           "default: the checkpoint's format, else --dtype.", ("--weight-dtype",)),
+    Option("weight_bits", Optional[float], None, "Effective bits per weight, scales included (EXL2 4.65, GGUF Q4_0 "
+           "4.5).", ("--weight-bits",), "bits"),
+    Option("activation_dtype", Optional[str], None, "Quantize GEMM inputs: fp8, int8 (W8A8), fp4; default: native "
+           "fp8/fp4 where the GPU has it, else --dtype.", ("--activation-dtype",)),
+    Option("kv_cache_dtype", Optional[str], None, "KV cache format: auto (= --dtype), fp8, fp8_e4m3, fp8_e5m2, "
+           "int8, int4.", ("--kv-cache-dtype",)),
+    Option("batch_size", int, 1, "Sequences processed together (static batch), shared by data-parallel replicas.",
+           ("--batch-size", "-b"), "sequences"),
+    Option("input_len", int, 1024, "Prompt tokens per sequence.", ("--input-len",), "tokens"),
+    Option("output_len", int, 256, "Generated tokens per sequence.", ("--output-len",), "tokens"),
+    Option("gpu_memory_utilization", float, 1.0, "Fraction of GPU memory usable, in (0, 1] (vLLM's default is 0.9).",
+           ("--gpu-memory-utilization",), "fraction"),
+    Option("ideal", bool, False, "The pure roofline: datasheet peaks, no efficiencies or overheads — the physical "
+           "limit.", ("--ideal",)),
+)
+BY_NAME = {o.name: o for o in OPTIONS}
+# What `roofline parallel` chooses itself rather than takes as options.
+PARALLEL_OWN = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "enable_expert_parallel",
+                "num_gpus", "num_micro_batches")
