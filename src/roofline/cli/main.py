@@ -29,6 +29,10 @@ for module in (estimate_cmd, parallel_cmd, catalog_cmd, formulas_cmd, plot_cmd, 
 for module in (plan_cmd, prices_cmd):
     module.register(app)
 from . import simulate_cmd; simulate_cmd.register(app)  # noqa: E402,E702
+from . import analyze_cmd; analyze_cmd.register(app)  # noqa: E402,E702
+from . import validate_cmd; validate_cmd.register(app)  # noqa: E402,E702
+from . import calibrate_cmd; calibrate_cmd.register(app)  # noqa: E402,E702
+from . import measure_cmd; measure_cmd.register(app)  # noqa: E402,E702
 
 
 def _fail(message: str) -> None:
