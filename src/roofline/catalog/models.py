@@ -60,7 +60,7 @@ def _from_hub(repo_id: str) -> ModelSpec:
     except ImportError:
         raise RooflineError(
             f"'{repo_id}' is not in the catalog; fetching configs from the Hugging Face Hub needs "
-            "`pip install roofline[hub]`, or pass a local config.json path"
+            "the hub extra (in a clone: `pip install -e '.[hub]'`), or pass a local config.json path"
         ) from None
     try:
         path = hf_hub_download(repo_id, "config.json")

@@ -8,7 +8,7 @@ input 422, anything over a cap 413, always as {"error": "..."}.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, Response
@@ -103,17 +103,19 @@ def index() -> dict:
             "POST /api/plot/serving": "the serving chart's numbers and Plotly figure (roofline plot serving)",
             "POST /api/plan": "the cheapest deployment for a request rate and latency targets (roofline plan --json)",
             "GET /api/limits": "the caps on requests",
-            "GET /api/options": "every estimate option with its default, help and unit",
+            "GET /api/options": "the estimate's options: name, default, meaning, unit, type, choices",
         },
         "docs": "/docs", "openapi": "/openapi.json",
     }
 
 
-@router.get("/options", summary="Every estimate option: name, default, help, unit, flags", tags=["meta"])
-def options() -> dict:
-    from ..scenario import describe_fields
+@router.get("/options", summary="The estimate's options: name, default, meaning, unit, type and choices", tags=["meta"])
+def get_options(command: Literal["estimate", "parallel", "plot"] = "estimate") -> dict:
+    """One declaration of the options for every client: the page builds its controls and defaults
+    from it. `command=parallel` gives the planner's (POST /api/parallel), `plot` the charts'."""
+    from .options import options
 
-    return {"fields": [{**f, "default": f["default"]} for f in describe_fields()]}
+    return options(command)
 
 
 @router.get("/limits", summary="Caps on request size", tags=["meta"])

@@ -28,7 +28,8 @@ from .serving_api import router as serving_router
 
 STATIC = resources.files("roofline") / "web" / "static"
 SERVING_PATHS = ("/api/simulate", "/api/plan", "/api/plot/serving")  # heavy, gated by path (serving_api.py)
-PAGE_FILES = {"app.js": "text/javascript", "serving.js": "text/javascript", "style.css": "text/css"}
+PAGE_FILES = {"app.js": "text/javascript", "views.js": "text/javascript", "serving.js": "text/javascript",
+              "style.css": "text/css"}
 
 
 def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
