@@ -134,7 +134,8 @@ def build(inputs: Inputs, max_batch: int | None = None, points: int = 256) -> Ba
     series = []
     for s in inputs.setups:
         fits = max_batch_that_fits(s)
-        d = decode_sweep(s, batch_grid(max_batch or default_max_batch(critical_batch(s), fits, s.total_batch), points))
+        top = default_max_batch(critical_batch(s), fits, s.total_batch) if max_batch is None else max_batch  # 0 is an error
+        d = decode_sweep(s, batch_grid(top, points))
         at = decode_sweep(s, np.array([float(s.total_batch)]))  # the chosen batch, on the curve even between grid points
         series.append(BatchSeries(s.gpu.name, s.gpu.display_name, style.listed(d.batch), style.listed(d.step_time_s),
                                   style.listed(d.tokens_per_s), d.critical_batch, fits, s.total_batch,

@@ -133,7 +133,8 @@ def build(inputs: Inputs, max_batch: int | None = None, points: int = 256) -> Cr
     gpus = [{"gpu": g.gpu.name, "display_name": gpu_label(g), "capacity": float(g.capacity),
              "max_batch_fits": max_batch_that_fits(g)} for g in inputs.setups]
     fits = gpus[0]["max_batch_fits"]
-    grid = batch_grid(max_batch or default_max_batch(cross, max(g["max_batch_fits"] for g in gpus), s.total_batch), points)
+    grid = batch_grid(default_max_batch(cross, max(g["max_batch_fits"] for g in gpus), s.total_batch)
+                      if max_batch is None else max_batch, points)  # 0 is an error, not the default
     m = memory_sweep(s, grid)
     return CrossoverChart(
         f"Weights vs KV cache: {s.model.name}", workload_label(s, with_batch=False),

@@ -119,7 +119,7 @@ def default_max_len(inputs: Inputs) -> int:
 
 
 def build(inputs: Inputs, max_input_len: int | None = None, points: int = 256) -> PrefillChart:
-    grid = length_grid(max_input_len or default_max_len(inputs), points)
+    grid = length_grid(default_max_len(inputs) if max_input_len is None else max_input_len, points)
     series = []
     for s in inputs.setups:
         p = prefill_sweep(s, grid)
