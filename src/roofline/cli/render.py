@@ -72,6 +72,11 @@ def estimate(e: Estimate) -> None:
         ("End to end", f"{fmt_time(e.e2e_latency_s)} · output throughput (static batch) {_rate(e.output_tokens_per_s)} tokens/s"
                        + (f" ({_rate(e.output_tokens_per_s / p['num_gpus'])} per GPU)" if p["num_gpus"] > 1 else "")),
     ]
+    if e.cost:
+        c = e.cost
+        timed.append(("Cost", f"${c['usd_per_million_output_tokens']:,.3g} per million output tokens at "
+                      f"${c['usd_per_gpu_hour']:.2f}/GPU-hour × {c['num_gpus']} (median on-demand price, "
+                      f"{c['price_observed']}; `roofline prices`)"))
     if pf.comm_s or dc.comm_s:
         links = [f"{k.split('_')[0]}: {v['name']} at {fmt_bw(v['bandwidth'])}" for k, v in e.comm.items() if v]
         timed.append(("Communication", f"prefill {fmt_time(pf.comm_s)} · decode {fmt_time(dc.comm_s)} per step"
