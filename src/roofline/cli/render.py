@@ -16,7 +16,11 @@ from .layout import console as new_console
 
 class _LiveConsole:
     """`render.console` for the commands that print with it: a console made at each use, so that
-    it takes the width of the terminal (or $COLUMNS) of the moment, not of the import."""
+    it takes the width of the terminal (or $COLUMNS) of the moment, not of the import. Call it for
+    a console (`console()`), or print with it directly (`console.print`)."""
+
+    def __call__(self):
+        return new_console()
 
     def __getattr__(self, name):
         return getattr(new_console(), name)
