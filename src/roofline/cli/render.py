@@ -11,7 +11,22 @@ from rich.markup import escape
 
 from ..estimates.result import Estimate
 from ..units import fmt_bw, fmt_bytes, fmt_count, fmt_flops, fmt_num, fmt_rate, fmt_time
-from .layout import chunks_that_fit, console, fits, say, table
+from .layout import chunks_that_fit, fits, say, table
+from .layout import console as new_console
+
+class _LiveConsole:
+    """`render.console` for the commands that print with it: a console made at each use, so that
+    it takes the width of the terminal (or $COLUMNS) of the moment, not of the import. Call it for
+    a console (`console()`), or print with it directly (`console.print`)."""
+
+    def __call__(self):
+        return new_console()
+
+    def __getattr__(self, name):
+        return getattr(new_console(), name)
+
+
+console = _LiveConsole()
 
 IF_IT_FIT = "*"
 IF_IT_FIT_LEGEND = f"[dim]{IF_IT_FIT} if it fit: the workload does not fit there, so these figures are hypothetical[/dim]"
@@ -48,7 +63,7 @@ def _range(e: Estimate, figure: str, fmt) -> str:
 
 
 def estimate(e: Estimate) -> None:
-    con = console()
+    con = new_console()
     w, p = e.workload, e.parallel
     con.print(f"[bold]{e.model['name']}[/bold] on {_gpu_label(e)}{_split(p)}" + (" · ideal roofline" if e.ideal else ""))
     say(con, f"{e.precision['label']} · batch {w['batch_size']} · {w['input_len']} in / {w['output_len']} out tokens")
@@ -153,7 +168,7 @@ def _comparison_transposed(results: list[Estimate]):
 
 
 def comparison(results: list[Estimate]) -> None:
-    con = console()
+    con = new_console()
     e0 = results[0]
     w = e0.workload
     con.print(f"[bold]{e0.model['name']}[/bold] · batch {w['batch_size']} · {w['input_len']} in / {w['output_len']} out tokens"
@@ -177,7 +192,7 @@ def comparison(results: list[Estimate]) -> None:
 
 
 def ops_table(e: Estimate) -> None:
-    con = console()
+    con = new_console()
     for phase in dict.fromkeys(o.phase for o in e.ops):
         t = table("operator", "layers", "×", "FLOPs", "bytes", "FLOP/B", "time", "bound",
                   right=("×", "FLOPs", "bytes", "FLOP/B", "time"),
@@ -189,7 +204,7 @@ def ops_table(e: Estimate) -> None:
 
 
 def explain(e: Estimate) -> None:
-    con = console()
+    con = new_console()
     trace = e.explain()
     con.print(f"\n[bold]Working[/bold] ({e.model['name']} on {e.gpu['name']})")
     for section, steps in trace.sections().items():
@@ -240,7 +255,7 @@ def _gpus_stacked(gpus):
 
 
 def gpus_table(gpus) -> None:
-    con = console()
+    con = new_console()
     wide = _gpus_wide(gpus)
     con.print(wide if fits(con, wide) else _gpus_stacked(gpus))
 
@@ -270,7 +285,7 @@ def _models(rows: list[dict], narrow: bool):
 
 
 def models_table(rows: list[dict]) -> None:
-    con = console()
+    con = new_console()
     wide = _models(rows, narrow=False)
     con.print(wide if fits(con, wide) else _models(rows, narrow=True))
 
@@ -280,11 +295,11 @@ def key_values(title: str, rows: list[tuple[str, str]]) -> None:
     t.columns[0].style = "bold"
     for k, v in rows:
         t.add_row(escape(k), escape(v))
-    console().print(t)
+    new_console().print(t)
 
 
 def formulas_table(items) -> None:
-    con = console()
+    con = new_console()
     for f in items:
         con.print(f"[bold]{escape(f.name)}[/bold]: {escape(f.formula)}")
         say(con, f"= {f.example}", markup=False)
