@@ -158,7 +158,8 @@ def itl_arrays(values: list, weights: list) -> tuple[np.ndarray, np.ndarray]:
     """Inter-token gaps and how many tokens saw each (one weight per array of gaps)."""
     if not values:
         return np.zeros(0), np.zeros(0)
-    return np.concatenate(values), np.concatenate([np.full(np.size(v), w) for v, w in zip(values, weights)])
+    sizes = np.fromiter((np.size(v) for v in values), dtype=np.int64, count=len(values))
+    return np.concatenate(values), np.repeat(np.asarray(weights, dtype=float), sizes)
 
 
 def build_result(s, cfg, kv, how, ov_row, rep: Replica, inp, out, dp, conc, slos, request_rate, fits, notes) -> SimResult:
