@@ -15,4 +15,7 @@ if [ ! -x .venv/bin/pytest ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
 fi
 .venv/bin/python -m pip install --quiet -e '.[test]'
+# The CPU build of PyTorch, pinned, for the calibrate/measure tests (--device cpu). A bare `torch`
+# requirement would pull the multi-GB CUDA build; the `gpu` extra leaves that choice to the user.
+.venv/bin/python -m pip install --quiet torch==2.13.0
 exec .venv/bin/python -m pytest "$@"

@@ -49,7 +49,10 @@ def main() -> None:
     summ = summary(scored)
     text = table(summ, summary(score(cases, ideal=True)))
     print(text)
-    print(f"\n{len(scored)} rows scored, {len(skipped)} skipped" + "".join(f"\n  skipped {c.id}: {c.skip}" for c in skipped))
+    reasons: dict[str, int] = {}
+    for c in skipped:
+        reasons[c.skip] = reasons.get(c.skip, 0) + 1
+    print(f"\n{len(scored)} rows scored, {len(skipped)} skipped" + "".join(f"\n  {n} skipped: {why}" for why, n in reasons.items()))
     if args.markdown:
         args.markdown.write_text(text + "\n")
 

@@ -18,7 +18,8 @@ TARGET = ["output_tok_s_per_gpu", "ttft", "decode_tok_s_per_user", "achieved_wei
 @pytest.fixture(scope="module")
 def scored():
     cases = load_cases()
-    assert not [c for c in cases if c.skip], "every calibration row maps to the catalog"
+    # every static row maps to the catalog; only the serving rows (the serving simulator's) are skipped
+    assert not [c for c in cases if c.skip and not c.skip.startswith("serving row")], "every static row maps to the catalog"
     return score(cases)
 
 

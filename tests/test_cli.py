@@ -1,6 +1,7 @@
 """The command line: JSON contract, comparisons, the explain trace, and bad input → one line, exit 2."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -14,7 +15,8 @@ EXE = str(Path(sys.executable).with_name("roofline"))
 
 
 def run(*args, check_rc=0):
-    p = subprocess.run([EXE, *args], capture_output=True, text=True)
+    # a wide terminal, so that the phrases asserted below are not wrapped (tests/test_terminal.py checks 80 columns)
+    p = subprocess.run([EXE, *args], capture_output=True, text=True, env={**os.environ, "COLUMNS": "160"})
     assert p.returncode == check_rc, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
     return p
 
@@ -121,7 +123,7 @@ def test_catalog_listings():
     # 81,920 MiB of HBM / (108 SMs × 192 KiB L1/shared) = 85,899,345,920 / 21,233,664
     assert "4,045× larger" in run("show", "a100").stdout
     assert "MLA latent 512 + rope 64" in run("show", "deepseek-v3").stdout
-    assert "WRONG in the seed" in run("formulas").stdout
+    assert "WRONG in the primer" in run("formulas").stdout
 
 
 def test_help_lists_commands():

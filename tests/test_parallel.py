@@ -30,7 +30,7 @@ def run_cli_ok(capsys, *args):
     return capsys.readouterr().out
 
 
-# ---------------------------------------------------------------- the seed's sizing question
+# ---------------------------------------------------------------- the primer's sizing question
 
 def test_70b_fp16_tp2_on_two_a100():
     # Llama-2-70B: 68,976,648,192 params of which 1,318,912 are norms (80 × 2 × 8192 + 8192), kept whole on
@@ -44,7 +44,7 @@ def test_70b_fp16_tp2_on_two_a100():
     assert e.to_dict()["comm"]["time_s"] > 0  # two all-reduces per layer over NVLink
 
 
-def test_planner_answers_the_seed():
+def test_planner_answers_the_primers_sizing_question():
     p = plan("llama-2-70b", "a100", dtype="fp16")  # fewest GPUs: 2 × A100-80GB with TP=2
     assert p.num_gpus == 2 and p.recommended.split.tp == 2
     assert {r.split.label: r.fits for r in p.rows} == {"TP=2": True, "PP=2": True, "DP=2": False, "layer split ×2": True}

@@ -52,7 +52,7 @@ def test_decode_sweep_matches_estimates(gpu):
 
 
 def test_decode_step_flat_then_rising_for_short_context():
-    # the seeds' picture: memory-bound steps barely move, compute-bound ones grow with the batch
+    # the primers' picture: memory-bound steps barely move, compute-bound ones grow with the batch
     s = setup("llama-2-7b", "a100", dtype="fp16", input_len=8, output_len=2, ideal=True)
     d = decode_sweep(s, np.array([1.0, 64.0, 1024.0, 2048.0]))
     t = dict(zip(d.batch.astype(int), d.step_time_s))

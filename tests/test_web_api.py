@@ -162,7 +162,7 @@ def test_paths_and_urls_in_requests_are_never_read(client, tmp_path, monkeypatch
 
 def test_malformed_json_body(client):
     r = client.post("/api/estimate", content=b'{"model": "llama-2-7b",', headers={"content-type": "application/json"})
-    assert "invalid request" in error(r, 422)
+    assert "malformed JSON at line 1" in error(r, 400)
 
 
 def test_body_over_the_cap_is_413(client):

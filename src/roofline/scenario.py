@@ -118,7 +118,7 @@ def one_line(e: ValidationError) -> str:
     """pydantic's report in one line, in the tool's words: which option, what is wrong."""
     err = e.errors()[0]
     where = ".".join(str(p) for p in err.get("loc", ()) if not isinstance(p, int)) or "input"
-    flag = (FIELDS[where].json_schema_extra or {}).get("flags", [None])[0] if where in FIELDS else None
+    flag = ((FIELDS[where].json_schema_extra or {}).get("flags") or [None])[0] if where in FIELDS else None
     value = err.get("input")
     shown = repr(value) if not isinstance(value, (dict, list)) or len(repr(value)) < 60 else type(value).__name__
     msg = err.get("msg", "invalid").replace("Input should be", "must be").replace("Extra inputs are not permitted", "is not an option")

@@ -70,3 +70,24 @@ def fmt_num(x: float, digits: int = 3) -> str:
         mant, exp = mant / 10, exp + 1
         s = f"{mant:.{digits}g}"
     return f"{s}e{exp}"
+
+
+def fmt_count(x: float, exact: bool = False) -> str:
+    """A count as people say it: 70553706496 -> '70.6B', 8030261248 -> '8.0B', 124439808 -> '124.4M'.
+
+    One decimal at every scale, so sizes compare at a glance; `exact=True` adds the digits, for the
+    places where the exact figure matters: '70.6B (70,553,706,496)'.
+    """
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    ax = abs(x)
+    if ax < 1e3:
+        text = f"{x:,.0f}" if float(x).is_integer() else f"{x:.3g}"
+    else:
+        for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+            if ax >= scale * 0.99995:
+                text = f"{x / scale:.1f}{suffix}"
+                break
+    if exact and ax >= 1e3 and float(x).is_integer():
+        text += f" ({x:,.0f})"
+    return text

@@ -44,7 +44,9 @@ def all_gpus() -> list[GPU]:
 
 
 def resolve_gpu(name: str) -> str:
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str):
+        raise RooflineError(f"a GPU is given by its name or alias (`roofline gpus` lists them), got {name!r}")
+    if not name.strip():
         raise RooflineError("GPU name is empty")
     return resolve(name, _names(), "gpu")
 

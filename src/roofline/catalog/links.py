@@ -25,7 +25,9 @@ def all_links() -> list[Link]:
 
 def get_link(name: str) -> Link:
     links = _load_all()
-    if not name:
+    if not isinstance(name, str):
+        raise RooflineError(f"a link is given by its links.toml key (ib-ndr, roce-400, ...), got {name!r}")
+    if not name.strip():
         raise RooflineError("link name is empty")
     key = resolve(name, {normalize(k): k for k in links}, "link")
     return links[key]

@@ -60,7 +60,7 @@ def _from_hub(repo_id: str) -> ModelSpec:
     except ImportError:
         raise RooflineError(
             f"'{repo_id}' is not in the catalog; fetching configs from the Hugging Face Hub needs "
-            "`pip install roofline[hub]`, or pass a local config.json path"
+            "the hub extra (in a clone: `pip install -e '.[hub]'`), or pass a local config.json path"
         ) from None
     try:
         path = hf_hub_download(repo_id, "config.json")
@@ -75,7 +75,9 @@ def get_model(name: str) -> ModelSpec:
 
     Catalog names win over same-named folders; anything ending in .json or naming an existing
     file or folder is read as a config; `org/name` outside the catalog is fetched from the Hub."""
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str):
+        raise RooflineError(f"a model is given by a catalog name, an HF repo id or a config.json path, got {name!r}")
+    if not name.strip():
         raise RooflineError("model name is empty")
     key = normalize(name)
     if key in _names() and not name.endswith(".json"):

@@ -13,6 +13,8 @@ def normalize(name: str) -> str:
 
 def resolve(name: str, table: dict[str, str], kind: str) -> str:
     """Canonical name for `name`, where `table` maps every normalized name and alias to its canonical."""
+    if not isinstance(name, str):
+        raise RooflineError(f"a {kind} is given by its name (`roofline {kind}s` lists them), got {name!r}")
     key = normalize(name)
     if key in table:
         return table[key]

@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
 
 def _show_gpu(name: str, json_out: bool) -> None:
     from ..catalog import get_gpu, get_link
-    from ..units import fmt_bw, fmt_bytes, fmt_gib, fmt_num, fmt_rate
+    from ..units import fmt_bw, fmt_bytes, fmt_gib, fmt_num, fmt_rate, fmt_time
     from . import render
 
     g = get_gpu(name)
@@ -104,7 +104,8 @@ def _show_gpu(name: str, json_out: bool) -> None:
     for fname, fac in (("memory efficiency", f.memory_efficiency), ("matmul efficiency", f.matmul_efficiency),
                        ("kernel overhead", f.kernel_overhead_s)):
         extra = "".join(f", {k} {v:g}" for k, v in fac.by_dtype.items())
-        rows.append((fname, f"{fmt_num(fac.value)}{extra} ({fac.basis}; {fac.source}" + (f"; fitted on {fac.fitted_on})" if fac.fitted_on else ")")))
+        value = fmt_time(fac.value) if fname == "kernel overhead" else fmt_num(fac.value)
+        rows.append((fname, f"{value}{extra} ({fac.basis}; {fac.source}" + (f"; fitted on {fac.fitted_on})" if fac.fitted_on else ")")))
     rows.append(("sources", g.sources.get("datasheet", "")))
     if g.sources.get("notes"):
         rows.append(("notes", g.sources["notes"]))
@@ -120,14 +121,14 @@ def _vendor_facts() -> dict:
 
 def _active_line(m) -> str:
     from ..catalog.models import CONVENTIONS, active_params
-    from ..units import fmt_num
+    from ..units import fmt_count
 
     a = active_params(m)
-    line = (f"{fmt_num(a['active_params_with_embedding'])} with the input embedding, "
-            f"{fmt_num(a['active_params_excluding_embedding'])} without it")
+    line = (f"{fmt_count(a['active_params_with_embedding'])} with the input embedding, "
+            f"{fmt_count(a['active_params_excluding_embedding'])} without it")
     conv = a["published_active_convention"]
     if conv:
-        line += (f"; the published {fmt_num(a['published_active_params'])} "
+        line += (f"; the published {fmt_count(a['published_active_params'])} "
                  f"{CONVENTIONS[conv]} ({a['published_active_source']})")
     return line
 
@@ -135,7 +136,7 @@ def _active_line(m) -> str:
 def _show_model(name: str, json_out: bool) -> None:
     from ..catalog import get_model
     from ..cost.params import count_params, layer_params
-    from ..units import fmt_bytes, fmt_num
+    from ..units import fmt_bytes, fmt_count
     from . import render
 
     m = get_model(name)
@@ -152,10 +153,10 @@ def _show_model(name: str, json_out: bool) -> None:
     a = m.attention
     rows = [
         ("name", f"{m.name} ({m.architecture}, {m.model_type})"),
-        ("parameters", f"{fmt_num(p.total)} total ({p.total:,})"),
+        ("parameters", f"{fmt_count(p.total, exact=True)} total"),
         ("active per token", _active_line(m)),
-        ("breakdown", f"embedding {fmt_num(p.embedding)} · layers {fmt_num(p.layers)} · lm_head "
-                      f"{fmt_num(p.lm_head) if p.lm_head else 'tied to embedding'}"),
+        ("breakdown", f"embedding {fmt_count(p.embedding)} · layers {fmt_count(p.layers)} · lm_head "
+                      f"{fmt_count(p.lm_head) if p.lm_head else 'tied to embedding'}"),
         ("layers", f"{m.num_layers} × hidden {m.hidden_size}, {m.norm}norm ×{m.norms_per_layer}"
                    + (", parallel attention/MLP" if m.parallel_attention else "")),
         ("attention", f"{m.kv_kind}: {a.num_heads} heads × {a.head_dim} (q/k), {a.v_head_dim} (v), {a.num_kv_heads} KV heads"
@@ -174,7 +175,7 @@ def _show_model(name: str, json_out: bool) -> None:
     for layer, count in m.layer_groups():
         lp = layer_params(m, layer)
         span = "global" if layer.window_kind == "global" else f"{layer.window_kind} window {layer.window}"
-        rows.append((f"{count} layers", f"{span}{', MoE' if layer.moe else ''}: {fmt_num(lp.total)} params each"))
+        rows.append((f"{count} layers", f"{span}{', MoE' if layer.moe else ''}: {fmt_count(lp.total)} params each"))
     kv = 2 * a.num_kv_heads * a.head_dim if not a.mla else a.mla.kv_lora_rank + a.mla.qk_rope_head_dim
     rows.append(("KV per token", f"{kv if a.mla else a.num_kv_heads * (a.head_dim + a.v_head_dim)} values per layer × {m.num_layers} layers "
                                  f"= {fmt_bytes((a.mla.kv_lora_rank + a.mla.qk_rope_head_dim if a.mla else a.num_kv_heads * (a.head_dim + a.v_head_dim)) * m.num_layers * 2)} in bf16 (full context)"))

@@ -1,4 +1,4 @@
-"""`roofline formulas`: the seeds' quick-reference formulas, computed, each with a worked example."""
+"""`roofline formulas`: the quick-reference formulas, computed, each with a worked example."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    @app.command(help="The quick-reference formulas, each computed with a worked example and checked against the seeds.")
+    @app.command(help="The quick-reference formulas, each computed with a worked example and checked against the classic rules of thumb.")
     def formulas(json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
         from ..estimates.formulas import formulas as compute
 

@@ -29,6 +29,10 @@ for module in (estimate_cmd, parallel_cmd, catalog_cmd, formulas_cmd, plot_cmd, 
 for module in (plan_cmd, prices_cmd):
     module.register(app)
 from . import simulate_cmd; simulate_cmd.register(app)  # noqa: E402,E702
+from . import analyze_cmd; analyze_cmd.register(app)  # noqa: E402,E702
+from . import validate_cmd; validate_cmd.register(app)  # noqa: E402,E702
+from . import calibrate_cmd; calibrate_cmd.register(app)  # noqa: E402,E702
+from . import measure_cmd; measure_cmd.register(app)  # noqa: E402,E702
 
 
 def _fail(message: str) -> None:
@@ -43,6 +47,11 @@ def run(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     try:
         command.main(args=argv, prog_name="roofline", standalone_mode=False)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at interpreter exit
+    except SystemExit as e:
+        if e.code == 1 and _pipe_closed():  # click's answer to a closed pipe is exit 1; ours is a quiet 0
+            _quiet_pipe()
+        raise
     except RooflineError as e:
         _fail(str(e))
     except getattr(click_errors, "NoArgsIsHelpError", ()):
@@ -63,10 +72,27 @@ def run(argv: list[str] | None = None) -> None:
         raise SystemExit(130) from None
 
 
+def _pipe_closed() -> bool:
+    """Whether an exit 1 is a library's answer to a closed pipe: click wraps stdout in a
+    PacifyFlushWrapper, rich (typer's help) points file descriptor 1 at /dev/null."""
+    import os
+
+    if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+        return True
+    try:
+        return os.path.samestat(os.fstat(1), os.stat(os.devnull))
+    except OSError:
+        return False
+
+
 def _quiet_pipe() -> None:
     import os
 
-    sys.stdout = open(os.devnull, "w")  # the interpreter's final flush must not fail again
+    try:  # the interpreter's final flush of the real stdout must not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    sys.stdout = open(os.devnull, "w")
     raise SystemExit(0)
 
 

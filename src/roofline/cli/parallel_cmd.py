@@ -48,37 +48,62 @@ def register(app: typer.Typer) -> None:
                 "recommend one.")(command(parallel, params))
 
 
-def _render(p) -> None:
-    from rich import box
+def _split_table(p, with_link: bool):
     from rich.markup import escape
-    from rich.table import Table
 
     from ..units import fmt_bytes, fmt_time
-    from .render import console
+    from .layout import table
+    from .render import IF_IT_FIT
 
-    w = p.workload
-    console.print(f"[bold]{escape(p.model)}[/bold] on {p.num_gpus} × {escape(p.gpu)} · batch {w['batch_size']} "
-                  f"(across replicas) · {w['input_len']} in / {w['output_len']} out tokens · ranked by {p.objective}")
-    t = Table(box=box.SIMPLE_HEAD)
-    for col in ("split", "memory/GPU", "fits", "TTFT", "TPOT", "tokens/s", "per GPU", "comm", "bubble", "tensor-parallel link"):
-        t.add_column(col, justify="left" if col in ("split", "fits", "tensor-parallel link") else "right")
+    cols = ["split", "memory\nper GPU", "fits", "TTFT", "TPOT", "output\ntok/s", "per\nGPU", "comm", "bubble"]
+    t = table(*cols, *(["tensor-parallel link"] if with_link else []), right=tuple(cols[1:2] + cols[3:]))
     for r in p.rows:
         mark = "★ " if r is p.recommended else ""
         if r.est is None:
-            t.add_row(mark + r.split.label, "-", "[red]invalid[/red]", "-", "-", "-", "-", "-", "-", escape(r.error[:60]))
+            t.add_row(mark + r.split.label, "-", "[red]invalid[/red]", *["-"] * 6, *([escape(r.error[:60])] if with_link else []))
             continue
         e = r.est
-        fits = "yes" if e.memory.fits else f"[red]no[/red] (−{fmt_bytes(e.memory.shortfall_bytes)})"
+
+        def timed(text: str) -> str:  # a split that does not fit is a hypothetical
+            return text if e.memory.fits else f"[dim]{text}{IF_IT_FIT}[/dim]"
+
         link = (e.comm.get("tp_link") or {}).get("name") or "-"
-        t.add_row(mark + r.split.label, fmt_bytes(e.memory.total_bytes), fits, fmt_time(e.ttft_s), fmt_time(e.tpot_s),
-                  f"{e.output_tokens_per_s:,.4g}", f"{e.output_tokens_per_s / e.parallel['num_gpus']:,.4g}",
-                  f"{r.comm_share:.0%}", f"{r.bubble_share:.0%}" if r.split.pp > 1 else "-", escape(link))
-    console.print(t)
+        t.add_row(mark + r.split.label, fmt_bytes(e.memory.total_bytes), "yes" if e.memory.fits else "[red]no[/red]",
+                  timed(fmt_time(e.ttft_s)), timed(fmt_time(e.tpot_s)), timed(f"{e.output_tokens_per_s:,.4g}"),
+                  timed(f"{e.output_tokens_per_s / e.parallel['num_gpus']:,.4g}"),
+                  f"{r.comm_share:.0%}", f"{r.bubble_share:.0%}" if r.split.pp > 1 else "-", *([escape(link)] if with_link else []))
+    return t
+
+
+def _render(p) -> None:
+    from rich.markup import escape
+
+    from .layout import console, fits, say
+    from .render import IF_IT_FIT_LEGEND
+
+    con = console()
+    w = p.workload
+    con.print(f"[bold]{escape(p.model)}[/bold] on {p.num_gpus} × {escape(p.gpu)} · batch {w['batch_size']} "
+              f"(across replicas) · {w['input_len']} in / {w['output_len']} out tokens · ranked by {p.objective}")
+    wide = _split_table(p, with_link=True)
+    if fits(con, wide):
+        con.print(wide)
+    else:  # the links below the table, once each
+        con.print(_split_table(p, with_link=False))
+        links = {}
+        for r in p.rows:
+            name = ((r.est.comm.get("tp_link") or {}).get("name") if r.est else None)
+            if name:
+                links.setdefault(name, []).append(r.split.label)
+        for name, labels in links.items():
+            say(con, f"tensor-parallel link of {', '.join(labels)}: {escape(name)}")
+    if any(r.est is not None and not r.est.memory.fits for r in p.rows):
+        say(con, IF_IT_FIT_LEGEND)
     if p.recommended:
-        console.print(f"[bold green]Recommended:[/bold green] {escape(p.recommended.split.label)}")
+        con.print(f"[bold green]Recommended:[/bold green] {escape(p.recommended.split.label)}")
     else:
-        console.print("[bold red]No recommendation.[/bold red]")
+        con.print("[bold red]No recommendation.[/bold red]")
     for line in p.reasons:
-        console.print(f"  {escape(line)}")
+        say(con, escape(line))
     for note in p.notes:
-        console.print(f"  [yellow]note:[/yellow] {escape(note)}")
+        say(con, f"[yellow]note:[/yellow] {escape(note)}")

@@ -25,12 +25,14 @@ def register(app: typer.Typer) -> None:
             from ..web.app import create_app
         except ImportError as e:
             raise RooflineError(f"the web calculator needs {e.name}: pip install 'roofline[web,plot]'") from None
+        _check_free(host, port)  # first: an unknown host or a busy port is one line, with no warning before it
         if host not in LOOPBACK:
             typer.echo(f"warning: listening on {host}: anyone who can reach this address can use the calculator", err=True)
-        _check_free(host, port)
         shown = f"[{host}]" if ":" in host else host
         typer.echo(f"roofline web: http://{shown}:{port}/  (API docs: http://{shown}:{port}/docs; Ctrl-C stops)")
-        uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+        # on localhost, answer only requests addressed to localhost: DNS rebinding sends a foreign Host
+        allowed = (*LOOPBACK, host) if host in LOOPBACK else None
+        uvicorn.run(create_app(allowed_hosts=allowed), host=host, port=port, log_level="warning")
 
 
 def _check_free(host: str, port: int) -> None:

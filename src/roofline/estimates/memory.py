@@ -176,12 +176,12 @@ def memory(m: ModelSpec, p: Precision, par: Parallel, batch: int, input_len: int
         trace.begin("memory (per GPU)")
         split = f" (tp={par.tp}, pp={par.pp})" if par.num_gpus > 1 else ""
         if p.module_weights:  # a checkpoint that stores module classes in different formats
-            linear = " + ".join(f"{m} {fmt_num(n)} × {p.weight_for(m).bytes:g} B" for m, n in ws.by_module if n)
+            linear = " + ".join(f"{m} {n:,.0f} × {p.weight_for(m).bytes:g} B" for m, n in ws.by_module if n)
             trace.add("weights", "Σ linear weights of each module class × its format + other weights × a",
-                      f"{linear} + {fmt_num(ws.unquantized)} × {p.model.bytes:g} B{split}", fmt_bytes(w))
+                      f"{linear} + {ws.unquantized:,.0f} × {p.model.bytes:g} B{split}", fmt_bytes(w))
         else:
             trace.add("weights", "linear weights × w + other weights × a",
-                      f"{fmt_num(ws.quantized)} × {p.weight.bytes:g} B + {fmt_num(ws.unquantized)} × {p.model.bytes:g} B{split}", fmt_bytes(w))
+                      f"{ws.quantized:,.0f} × {p.weight.bytes:g} B + {ws.unquantized:,.0f} × {p.model.bytes:g} B{split}", fmt_bytes(w))
         a = m.attention
         if a.mla:
             form, sub = "layers × (kv_lora_rank + rope_dim) × kv", f"{math.ceil(m.num_layers / par.pp)} × ({a.mla.kv_lora_rank} + {a.mla.qk_rope_head_dim}) × {p.kv_cache.bytes:g} B"
@@ -189,10 +189,10 @@ def memory(m: ModelSpec, p: Precision, par: Parallel, batch: int, input_len: int
             s = Shard.of(m, par)
             form = "layers × kv_heads × (d_k + d_v) × kv"
             sub = f"{math.ceil(m.num_layers / par.pp)} × {fmt_num(s.kv_heads)} × ({a.head_dim} + {a.v_head_dim}) × {p.kv_cache.bytes:g} B"
-        trace.add("KV per token", form, sub, f"{fmt_num(kv_bytes_per_token(m, p, par))} B")
+        trace.add("KV per token", form, sub, f"{kv_bytes_per_token(m, p, par):,.0f} B")
         windowed = any(l.window_kind != "global" for l in m.layers)
         trace.add("KV cache", "batch × (input + output) tokens × KV per token" + (" (windowed layers hold at most their window)" if windowed else ""),
-                  f"{batch} × {input_len + output_len} × {fmt_num(kv_bytes_per_token(m, p, par))} B" if not windowed else f"{batch} sequences × {input_len + output_len} tokens", fmt_bytes(kv))
+                  f"{batch} × {input_len + output_len} × {kv_bytes_per_token(m, p, par):,.0f} B" if not windowed else f"{batch} sequences × {input_len + output_len} tokens", fmt_bytes(kv))
         trace.add("activations", "T·(2·d + widest intermediate)·a + b·vocab·4 (fp32 logits), T = batch × input",
                   f"{batch * input_len} tokens", fmt_bytes(act))
         trace.add("overhead", "runtime_overhead_bytes (CUDA context, workspaces)", "", fmt_bytes(overhead))

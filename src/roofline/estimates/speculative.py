@@ -72,6 +72,8 @@ def _mtp_layer(target: ModelSpec) -> ModelSpec:
 
 def resolve(target: ModelSpec, speculative_model: str | ModelSpec | None, num_speculative_tokens, acceptance_rate,
             pp: int = 1) -> SpecConfig | None:
+    if speculative_model is not None and not isinstance(speculative_model, (str, ModelSpec)):
+        raise RooflineError(f"--speculative-model takes a model name, `mtp` or `ngram`, got {speculative_model!r}")
     if speculative_model in (None, ""):
         if num_speculative_tokens is not None or acceptance_rate is not None:
             raise RooflineError("--num-speculative-tokens and --acceptance-rate need --speculative-model "

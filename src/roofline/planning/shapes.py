@@ -103,7 +103,7 @@ def profile(m: ModelSpec, shape: Shape, engine: str, input_len: int, output_len:
         cfg = engine_config(engine, s, max_num_batched_tokens=int(max(budgets)))
     except RooflineError as e:
         return str(e)
-    kv_room, _ = kv_capacity_bytes(s, cfg)
+    kv_room = kv_capacity_bytes(s, cfg)[0]
     per_request = float(kv_cache_bytes(m, s.prec, s.par, 1, input_len + output_len))
     b_max = int(min(kv_room // per_request, cfg.max_num_seqs)) if per_request > 0 else cfg.max_num_seqs
     if b_max < 1:

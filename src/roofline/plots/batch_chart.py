@@ -58,8 +58,9 @@ class BatchChart:
             b = np.array(s.batch)
             fits = b <= s.max_batch_fits
             for ax, ys, kind in ((top, np.array(s.step_time_s) * 1e3, "time"), (bottom, np.array(s.tokens_per_s), "rate")):
+                crit = f" · critical batch {s.critical_batch:,}" if s.critical_batch else ""
                 ax.plot(b, np.where(fits, ys, np.nan), color=c, linewidth=2.2, gid=f"{kind}:{s.gpu}",
-                        label=s.display_name if kind == "time" else None)
+                        label=f"{s.display_name}{crit}" if kind == "time" else None)
                 if not fits.all():
                     first = max(int(np.argmin(fits)) - 1, 0)  # overlap one point so the line is continuous
                     ax.plot(b[first:], ys[first:], color=c, linewidth=1.2, linestyle=":", gid=f"{kind}-overflow:{s.gpu}")
@@ -68,9 +69,6 @@ class BatchChart:
                         linestyle="", gid=f"current:{s.gpu}:{kind}")
                 if s.critical_batch:
                     ax.axvline(s.critical_batch, color=c, linewidth=1.1, linestyle="--", gid=f"critical:{s.gpu}:{kind}")
-            if s.critical_batch:
-                top.annotate(f"critical batch {s.critical_batch:,}", (s.critical_batch, 1), xycoords=("data", "axes fraction"),
-                             xytext=(4, -4 - 14 * i), textcoords="offset points", va="top", fontsize=8.5, color=c)
         top.set_ylabel(self.y_labels[0], fontsize=style.FONT_SIZE)
         bottom.set_ylabel(self.y_labels[1], fontsize=style.FONT_SIZE)
         bottom.set_xlabel(self.x_label, fontsize=style.FONT_SIZE)
@@ -92,10 +90,13 @@ class BatchChart:
             fits = [b <= s.max_batch_fits for b in s.batch]
             for axis, ys, label, unit in (("y", [t * 1e3 for t in s.step_time_s], "step time", "ms"),
                                           ("y2", s.tokens_per_s, "throughput", "tokens/s")):
+                # step time solid, throughput dash-dot: the two legend entries of one GPU must differ
+                line = {"color": c, "width": 2.5} if axis == "y" else {"color": c, "width": 2.5, "dash": "dashdot"}
                 data.append({"type": "scatter", "mode": "lines", "name": f"{s.gpu} {label}", "legendgroup": s.gpu,
-                             "x": s.batch, "y": ys, "yaxis": axis, "line": {"color": c, "width": 2.5},
+                             "x": s.batch, "y": ys, "yaxis": axis, "line": line,
                              "customdata": ["" if f else " (does not fit)" for f in fits],
                              "hovertemplate": f"{s.gpu}: batch %{{x}} → %{{y:.4g}} {unit}%{{customdata}}<extra></extra>"})
+            time_trace = data[-2]
             data.append({"type": "scatter", "mode": "markers", "name": f"{s.gpu} batch {s.batch_size}", "legendgroup": s.gpu,
                          "x": [s.batch_size], "y": [s.step_time_at_batch_s * 1e3], "yaxis": "y",
                          "marker": {"size": 11, "color": c, "line": {"color": "black", "width": 1.5}},
@@ -104,18 +105,16 @@ class BatchChart:
                          "legendgroup": s.gpu, "x": [s.batch_size], "y": [s.tokens_per_s_at_batch], "yaxis": "y2",
                          "marker": {"size": 11, "color": c, "line": {"color": "black", "width": 1.5}},
                          "hovertemplate": f"chosen batch {s.batch_size}: %{{y:.4g}} tokens/s<extra></extra>"})
-            if s.critical_batch:
-                sh, an = style.plotly_vline(s.critical_batch, f"critical batch {s.critical_batch:,}", c, yref="paper", dash="dash")
-                an["yshift"] = -16 * i
+            if s.critical_batch:  # the line only: its number is in the legend, where labels cannot collide
+                sh, _ = style.plotly_vline(s.critical_batch, "", c, yref="paper", dash="dot")
                 shapes.append(sh)
-                notes.append(an)
+                data.append({"type": "scatter", "mode": "lines", "name": f"{s.gpu} critical batch {s.critical_batch:,}",
+                             "legendgroup": s.gpu, "x": [None], "y": [None], "line": {"color": c, "width": 1.5, "dash": "dot"}})
             if s.max_batch_fits < s.batch[-1]:
                 shapes.append({"type": "rect", "x0": max(s.max_batch_fits, s.batch[0]), "x1": s.batch[-1],
                                "y0": 0, "y1": 1,
                                "xref": "x", "yref": "paper", "fillcolor": c, "opacity": 0.07, "line": {"width": 0}})
-                notes.append({"x": math.log10(max(s.max_batch_fits, 1)), "y": 0.02, "xref": "x", "yref": "paper",
-                              "text": f"does not fit ({s.gpu})", "showarrow": False, "xanchor": "left",
-                              "font": {"size": 10, "color": c}, "yshift": 14 * i})
+                time_trace["name"] += f" (fits up to batch {s.max_batch_fits:,})"
         layout = style.plotly_layout(
             self.title, self.subtitle,
             xaxis=style.plotly_axis(self.x_label, log=True, anchor="y2"),
@@ -135,7 +134,8 @@ def build(inputs: Inputs, max_batch: int | None = None, points: int = 256) -> Ba
     series = []
     for s in inputs.setups:
         fits = max_batch_that_fits(s)
-        d = decode_sweep(s, batch_grid(max_batch or default_max_batch(critical_batch(s), fits, s.total_batch), points))
+        top = default_max_batch(critical_batch(s), fits, s.total_batch) if max_batch is None else max_batch  # 0 is an error
+        d = decode_sweep(s, batch_grid(top, points))
         at = decode_sweep(s, np.array([float(s.total_batch)]))  # the chosen batch, on the curve even between grid points
         series.append(BatchSeries(s.gpu.name, s.gpu.display_name, style.listed(d.batch), style.listed(d.step_time_s),
                                   style.listed(d.tokens_per_s), d.critical_batch, fits, s.total_batch,

@@ -2,7 +2,8 @@
 
 Weights scale with the parameter count and the bits per weight; the KV cache scales with the
 workload (and shrinks with grouped-query attention), so each bar is stacked to show which of the
-two a smaller format actually saves.
+two a smaller format actually saves. The axis is linear: on a log axis the pieces of a stacked
+bar would not read at their true size.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ..cost.params import count_params
 from ..errors import RooflineError
 from ..scenario import Scenario
 from ..estimates.sweep import memory_sweep
-from ..units import GB, fmt_bytes, fmt_num
+from ..units import GB, fmt_bytes, fmt_count
 from . import style
 from .inputs import Capacity, Inputs, capacities, resolve_model
 
@@ -52,7 +53,6 @@ class PrecisionsChart:
     dtypes: list[str]
     bars: list[Bar]  # models × dtypes, model-major
     capacities: list[Capacity]
-    log_y: bool
     x_label: str = X_LABEL
     y_label: str = Y_LABEL
 
@@ -63,6 +63,10 @@ class PrecisionsChart:
         n = len(self.dtypes)
         return np.array([m * (n + 1) + d for m in range(len(self.models)) for d in range(n)], dtype=float)
 
+    def _top(self) -> float:
+        """The linear axis' top, GB: room above the tallest bar and the largest capacity."""
+        return max([b.total for b in self.bars] + [c.bytes for c in self.capacities]) / GB * 1.1
+
     def figure(self):
         fig, ax = style.new_figure()
         x = self._positions()
@@ -71,13 +75,7 @@ class PrecisionsChart:
             vals = np.array([getattr(b, key) for b in self.bars]) / GB
             ax.bar(x, vals, 0.85, bottom=bottom, color=col, label=label, edgecolor="white", linewidth=0.4, gid=f"bar:{key}")
             bottom += vals
-        if self.log_y:
-            style.log_axes(ax, x=False)
-            lo, hi = style.decade_limits([b.weights / GB for b in self.bars] + [b.total / GB for b in self.bars]
-                                         + [c.bytes / GB for c in self.capacities])
-            ax.set_ylim(lo, hi)
-        else:
-            ax.set_ylim(0, max([b.total for b in self.bars] + [c.bytes for c in self.capacities]) / GB * 1.1)
+        ax.set_ylim(0, self._top())
         for i, c in enumerate(self.capacities):
             ax.axhline(c.bytes / GB, color=style.GREY, linewidth=1, linestyle=("--", ":", "-.")[i % 3], gid=f"capacity:{c.gpu}")
         style.margin_labels(ax, [(c.bytes / GB, f"{c.gpu} {fmt_bytes(c.bytes)}", style.BLACK) for c in self.capacities])
@@ -85,7 +83,7 @@ class PrecisionsChart:
         n = len(self.dtypes)
         for m, name in enumerate(self.models):
             params = self.bars[m * n].params
-            ax.annotate(f"{name}\n{fmt_num(params)} params", ((m * (n + 1) + (n - 1) / 2), 0), xycoords=("data", "axes fraction"),
+            ax.annotate(f"{name}\n{fmt_count(params)} params", ((m * (n + 1) + (n - 1) / 2), 0), xycoords=("data", "axes fraction"),
                         xytext=(0, -24), textcoords="offset points", ha="center", va="top", fontsize=style.FONT_SIZE - 1,
                         fontweight="bold")
         ax.set_xlabel(self.x_label, fontsize=style.FONT_SIZE, labelpad=38)
@@ -95,18 +93,20 @@ class PrecisionsChart:
         return fig
 
     def plotly(self) -> dict:
-        cats = [[f"{b.model}<br>{fmt_num(b.params)}" for b in self.bars], [b.weight_dtype for b in self.bars]]
+        cats = [[f"{b.model}<br>{fmt_count(b.params)}" for b in self.bars], [b.weight_dtype for b in self.bars]]
         data = [{"type": "bar", "name": label, "x": cats, "y": [getattr(b, key) / GB for b in self.bars], "marker": {"color": col},
                  "hovertemplate": f"{label}: %{{y:.3g}} GB<extra></extra>"} for key, label, col in PARTS]
-        shapes, notes = [], []
-        for i, c in enumerate(self.capacities):
-            sh, an = style.plotly_hline(c.bytes / GB, f"{c.gpu} {fmt_bytes(c.bytes)}", style.GREY, log=self.log_y,
-                                        dash=("dash", "dot", "dashdot")[i % 3])
-            shapes.append(sh)
-            notes.append(an)
+        top = self._top()
+        shapes = [style.plotly_hline(c.bytes / GB, "", style.GREY, dash=("dash", "dot", "dashdot")[i % 3])[0]
+                  for i, c in enumerate(self.capacities)]
+        # labels in the right margin, pushed apart where capacities are close (40 and 48 GB)
+        at = style.spread([c.bytes / GB / top for c in self.capacities], 0.05)
+        notes = [{"x": 1.005, "xref": "paper", "y": y, "yref": "paper", "text": f"{c.gpu} {fmt_bytes(c.bytes)}", "showarrow": False,
+                  "xanchor": "left", "font": {"size": 10, "color": style.GREY}} for c, y in zip(self.capacities, at)]
         layout = style.plotly_layout(self.title, self.subtitle, barmode="stack",
-                                     xaxis=style.plotly_axis(self.x_label, kind="multicategory"), yaxis=style.plotly_axis(self.y_label, log=self.log_y),
-                                     shapes=shapes, annotations=notes)
+                                     xaxis=style.plotly_axis(self.x_label, kind="multicategory"),
+                                     yaxis=style.plotly_axis(self.y_label, range=[0, top]), shapes=shapes, annotations=notes)
+        layout["margin"] = {**layout["margin"], "r": 170}
         return {"data": data, "layout": layout}
 
 
@@ -132,10 +132,9 @@ def build(inputs: Inputs, models=None, weight_dtypes=None, capacity_gpus=None) -
     util = inputs.options.get("gpu_memory_utilization", 1.0)
     gpus = [get_gpu(g) for g in (capacity_gpus or DEFAULT_CAPACITY_GPUS)]
     caps = sorted(capacities([(g.name, g.display_name, g.memory_bytes * util) for g in gpus]), key=lambda c: c.bytes)
-    totals = [b.total for b in bars] + [b.weights for b in bars]
     names = ", ".join(m.name for m in specs)
     split = f" · tp {ref.par.tp} × pp {ref.par.pp} (per GPU)" if ref.par.num_gpus > 1 else ""
     subtitle = (f"batch {ref.batch} · {ref.input_len} in / {ref.output_len} out tokens · activations {ref.prec.model.name}, "
                 f"KV {ref.prec.kv_cache.name}{split}")
     return PrecisionsChart(f"Memory across sizes and precisions: {names}", subtitle,
-                           [m.name for m in specs], [b.weight_dtype for b in bars[:len(dtypes)]], bars, caps, style.spans_decades(totals, ratio=20))
+                           [m.name for m in specs], [b.weight_dtype for b in bars[:len(dtypes)]], bars, caps)

@@ -54,11 +54,8 @@ class PrefillChart:
         for i, s in enumerate(self.series):
             c = style.color(i)
             dash = ("-", "--", "-.", ":")[i % 4]  # same model and format give one intensity curve: keep each visible
-            top.plot(s.input_len, s.arithmetic_intensity, color=c, linewidth=2.2, linestyle=dash, label=s.display_name, gid=f"ai:{s.gpu}")
+            top.plot(s.input_len, s.arithmetic_intensity, color=c, linewidth=2.2, linestyle=dash, label=_legend(s), gid=f"ai:{s.gpu}")
             top.axhline(s.ridge_point, color=c, linewidth=1.1, linestyle="--", gid=f"ridge:{s.gpu}")
-            # at the left end, where short prompts sit far below the ridge and the space is empty
-            top.annotate(f"ridge {s.ridge_point:.0f} FLOP/B", (0, s.ridge_point), xycoords=("axes fraction", "data"),
-                         xytext=(4, 3), textcoords="offset points", ha="left", fontsize=8.5, color=c)
             bottom.plot(s.input_len, [t * 1e3 for t in s.ttft_s], color=c, linewidth=2.2, gid=f"ttft:{s.gpu}")
             bottom.plot([s.chosen_input_len], [s.ttft_at_input_len_s * 1e3], marker="o", markersize=8, color=c,
                         markeredgecolor="black", linestyle="", gid=f"current:{s.gpu}")
@@ -67,12 +64,6 @@ class PrefillChart:
                     ax.axvline(s.ridge_crossing, color=c, linewidth=1, linestyle=":")
                 top.plot([s.ridge_crossing], [s.ridge_point], marker="D", markersize=8, color=c, markeredgecolor="black",
                          linestyle="", gid=f"marker:crossing:{s.gpu}")
-                lo, hi = self.series[0].input_len[0], self.series[0].input_len[-1]
-                near_right = math.log(s.ridge_crossing / lo) > 0.6 * math.log(hi / lo)
-                left = near_right or i % 2 == 1  # keep the text inside, and neighbouring crossings apart
-                top.annotate(f"compute-bound from {s.ridge_crossing:,} tokens", (s.ridge_crossing, s.ridge_point),
-                             xytext=(-10 if left else 10, (10 if left else -16) + (13 * (i // 2)) * (1 if left else -1)),
-                             textcoords="offset points", fontsize=8.5, color=c, ha="right" if left else "left")
         if self.context_window and self.context_window < self.series[0].input_len[-1]:
             for ax in (top, bottom):
                 ax.axvspan(self.context_window, self.series[0].input_len[-1], color=style.GREY, alpha=0.08, linewidth=0)
@@ -82,7 +73,7 @@ class PrefillChart:
         bottom.set_ylabel(self.y_labels[1], fontsize=style.FONT_SIZE)
         bottom.set_xlabel(self.x_label, fontsize=style.FONT_SIZE)
         bottom.set_xlim(self.series[0].input_len[0], self.series[0].input_len[-1])
-        top.legend(loc="upper left", fontsize=8, framealpha=0.9)
+        top.legend(loc="lower right", fontsize=8, framealpha=0.9)  # under the rising curve: always empty
         style.title(fig, top, self.title, self.subtitle)
         return fig
 
@@ -90,7 +81,7 @@ class PrefillChart:
         data, shapes, notes = [], [], []
         for i, s in enumerate(self.series):
             c = style.color(i)
-            data.append({"type": "scatter", "mode": "lines", "name": f"{s.gpu} intensity", "legendgroup": s.gpu,
+            data.append({"type": "scatter", "mode": "lines", "name": f"{s.gpu} intensity · {_legend(s, short=True)}", "legendgroup": s.gpu,
                          "x": s.input_len, "y": s.arithmetic_intensity, "yaxis": "y", "line": {"color": c, "width": 2.5},
                          "hovertemplate": "%{x} tokens: %{y:.4g} FLOP/B<extra></extra>"})
             data.append({"type": "scatter", "mode": "lines", "name": f"{s.gpu} TTFT", "legendgroup": s.gpu,
@@ -100,14 +91,10 @@ class PrefillChart:
                          "x": [s.chosen_input_len], "y": [s.ttft_at_input_len_s * 1e3], "yaxis": "y2",
                          "marker": {"size": 11, "color": c, "line": {"color": "black", "width": 1.5}},
                          "hovertemplate": "chosen prompt %{x}: TTFT %{y:.4g} ms<extra></extra>"})
-            sh, an = style.plotly_hline(s.ridge_point, f"ridge {s.ridge_point:.0f} FLOP/B", c, log=True)
-            shapes.append(sh)
-            notes.append(an)
+            # the lines only: their numbers are in the legend, where labels cannot collide
+            shapes.append(style.plotly_hline(s.ridge_point, "", c, log=True)[0])
             if s.ridge_crossing:
-                sh, an = style.plotly_vline(s.ridge_crossing, f"compute-bound from {s.ridge_crossing:,} tokens", c, yref="paper")
-                an["yshift"] = -16 * i
-                shapes.append(sh)
-                notes.append(an)
+                shapes.append(style.plotly_vline(s.ridge_crossing, "", c, yref="paper")[0])
         layout = style.plotly_layout(
             self.title, self.subtitle,
             xaxis=style.plotly_axis(self.x_label, log=True, anchor="y2"),
@@ -118,6 +105,12 @@ class PrefillChart:
         return {"data": data, "layout": layout}
 
 
+def _legend(s: PrefillSeries, short: bool = False) -> str:
+    """The GPU with its ridge (dashed line) and where prefill crosses it (dotted line, diamond)."""
+    cross = f", compute-bound from {s.ridge_crossing:,} tokens" if s.ridge_crossing else ", never compute-bound"
+    return f"{'' if short else s.display_name + ': '}ridge {s.ridge_point:.0f} FLOP/B{cross}"
+
+
 def default_max_len(inputs: Inputs) -> int:
     """Past the chosen prompt and, where stated, the context window, in a whole power of two."""
     s = inputs.first
@@ -126,7 +119,7 @@ def default_max_len(inputs: Inputs) -> int:
 
 
 def build(inputs: Inputs, max_input_len: int | None = None, points: int = 256) -> PrefillChart:
-    grid = length_grid(max_input_len or default_max_len(inputs), points)
+    grid = length_grid(default_max_len(inputs) if max_input_len is None else max_input_len, points)
     series = []
     for s in inputs.setups:
         p = prefill_sweep(s, grid)

@@ -81,6 +81,15 @@ class RooflineChart:
         ys = [p.attained_flops / TERA for p in self.ops + self.phases] + [f.flops / TERA for r in self.roofs for f in r.flats]
         return style.decade_limits(xs, pad=2.0), style.decade_limits(ys, pad=1.5)
 
+    def _phase_label_points(self) -> list[Point]:
+        """The highest point of each phase: the one that carries the phase's name. With several GPUs
+        the phase points sit close together, and a name on each would stack ("decode decode")."""
+        top: dict[str, Point] = {}
+        for p in self.phases:
+            if p.phase not in top or p.attained_flops > top[p.phase].attained_flops:
+                top[p.phase] = p
+        return list(top.values())
+
     def figure(self):
         fig, ax = style.new_figure()
         (x0, x1), (y0, y1) = self.limits()
@@ -94,7 +103,7 @@ class RooflineChart:
             top = max(f.flops for f in r.flats)
             ridge_top = top / r.bandwidth
             ax.plot([x0, ridge_top], [x0 * r.bandwidth / TERA, top / TERA], color=c, linewidth=2,
-                    label=f"{r.display_name}: {r.bandwidth / 1e12:.3g} TB/s", gid=f"slope:{r.gpu}")
+                    label=_slope_label(r), gid=f"slope:{r.gpu}")
             for f in r.flats:
                 ax.plot([f.ridge, x1], [f.flops / TERA] * 2, color=c, linewidth=1.0 if f.vector else 1.6,
                         linestyle=":" if f.vector else "-", gid=f"flat:{r.gpu}:{f.dtypes}")
@@ -102,11 +111,7 @@ class RooflineChart:
             if r.derated:
                 knee = r.achievable_flops / r.achievable_bandwidth
                 ax.plot([x0, knee, x1], [x0 * r.achievable_bandwidth / TERA, r.achievable_flops / TERA, r.achievable_flops / TERA],
-                        color=c, linewidth=1.2, linestyle="--", alpha=0.8, label=f"{r.gpu} achievable {r.compute_dtype} (× efficiencies)")
-            ridge = next((f.ridge for f in r.flats if r.compute_dtype in f.dtypes.split("/")), None)
-            if ridge:
-                ax.annotate(f"ridge {ridge:.0f} FLOP/B", (ridge, ridge * r.bandwidth / TERA), xytext=(-6, 4),
-                            textcoords="offset points", fontsize=8, color=c, ha="right")
+                        color=c, linewidth=1.2, linestyle="--", alpha=0.8)
         style.margin_labels(ax, labels)
         gpus = [r.gpu for r in self.roofs]
         for i, gpu in enumerate(gpus):
@@ -120,16 +125,20 @@ class RooflineChart:
             for p in (q for q in self.phases if q.gpu == gpu):
                 ax.scatter([p.arithmetic_intensity], [p.attained_flops / TERA], s=170, marker=PHASE_MARKERS[p.phase],
                            color=c, edgecolors="black", linewidths=1.4, zorder=4, gid=f"phase:{gpu}:{p.phase}")
-                ax.annotate(p.phase, (p.arithmetic_intensity, p.attained_flops / TERA), xytext=(9, 4),
-                            textcoords="offset points", fontsize=9, fontweight="bold", color="black")
+        for p in self._phase_label_points():  # one label per phase, by its highest point, however many GPUs
+            ax.annotate(p.phase, (p.arithmetic_intensity, p.attained_flops / TERA), xytext=(9, 4),
+                        textcoords="offset points", fontsize=9, fontweight="bold", color="black")
         from matplotlib.lines import Line2D
 
         handles, _ = ax.get_legend_handles_labels()
+        if any(r.derated for r in self.roofs):
+            handles.append(Line2D([], [], color=style.GREY, linestyle="--", label="achievable: × this run's efficiencies"))
         for phase, marker in PHASE_MARKERS.items():
             handles.append(Line2D([], [], linestyle="", marker=marker, color=style.GREY, markersize=6, label=f"{phase} operators"))
         handles.append(Line2D([], [], linestyle="", marker="o", markerfacecolor=style.GREY, markeredgecolor="black",
                               markersize=11, label="phase totals"))
-        ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.9)  # high intensity, low rate: always empty
+        # below the axes: inside, it would cover operators (low-intensity ones sit anywhere at the left)
+        fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
         ax.set_xlabel(self.x_label, fontsize=style.FONT_SIZE)
         ax.set_ylabel(self.y_label, fontsize=style.FONT_SIZE)
         style.title(fig, ax, self.title, self.subtitle)
@@ -144,7 +153,7 @@ class RooflineChart:
             c = style.color(i)
             top = max(f.flops for f in r.flats)
             data.append({"type": "scatter", "mode": "lines", "x": [x0, top / r.bandwidth], "y": [x0 * r.bandwidth / TERA, top / TERA],
-                         "name": f"{r.display_name}: {r.bandwidth / 1e12:.3g} TB/s", "legendgroup": r.gpu,
+                         "name": _slope_label(r), "legendgroup": r.gpu,
                          "line": {"color": c, "width": 2.5}, "hoverinfo": "name"})
             for f in r.flats:
                 data.append({"type": "scatter", "mode": "lines", "x": [f.ridge, x1], "y": [f.flops / TERA] * 2,
@@ -170,9 +179,10 @@ class RooflineChart:
                                  "marker": {"symbol": symbol, "size": 8, "color": c, "opacity": 0.85,
                                             "line": {"color": "white", "width": 0.6}}})
             pts = [p for p in self.phases if p.gpu == r.gpu]
+            labelled = self._phase_label_points()
             data.append({"type": "scatter", "mode": "markers+text", "name": f"phase totals ({r.gpu})", "legendgroup": r.gpu,
                          "x": [p.arithmetic_intensity for p in pts], "y": [p.attained_flops / TERA for p in pts],
-                         "text": [p.phase for p in pts], "textposition": "middle right",
+                         "text": [p.phase if p in labelled else "" for p in pts], "textposition": "middle right",
                          "customdata": [_hover(p) for p in pts], "hovertemplate": "%{customdata}<extra></extra>",
                          "marker": {"symbol": [PLOTLY_SYMBOLS[p.phase] for p in pts], "size": 16, "color": c,
                                     "line": {"color": "black", "width": 1.5}}})
@@ -187,6 +197,13 @@ class RooflineChart:
         )
         layout["margin"] = {**layout["margin"], "r": 230 if many else 150}
         return {"data": data, "layout": layout}
+
+
+def _slope_label(r) -> str:
+    """The GPU's bandwidth and ridge point, in the legend: ridge labels on the chart would collide
+    with each other and with the slopes of the other GPUs."""
+    ridge = next((f.ridge for f in r.flats if r.compute_dtype in f.dtypes.split("/")), None)
+    return f"{r.display_name}: {r.bandwidth / 1e12:.3g} TB/s" + (f", ridge {ridge:.0f} FLOP/B ({r.compute_dtype})" if ridge else "")
 
 
 def _hover(p: Point) -> str:

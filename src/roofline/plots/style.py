@@ -168,9 +168,12 @@ def spans_decades(values, ratio: float = 30.0) -> bool:
 # report need only plotly.js, not the plotly Python package.
 
 def plotly_axis(label: str, log: bool = False, kind: str | None = None, **extra) -> dict:
-    """An axis; `kind` overrides the type ("category" for bars, "multicategory" for grouped bars)."""
+    """An axis; `kind` overrides the type ("category" for bars, "multicategory" for grouped bars).
+    A log axis labels whole decades only (left alone, plotly labels every digit of a short axis:
+    "2 3 4 5 6 7 8 9 10"); the digits between keep faint grid lines."""
+    decades = {"dtick": 1, "minor": {"dtick": "D1", "showgrid": True, "gridcolor": "#F2F2F2"}} if log and not kind else {}
     return {"title": {"text": label}, "type": kind or ("log" if log else "linear"), "gridcolor": "#E5E5E5",
-            "zeroline": False, "exponentformat": "SI", **extra}
+            "zeroline": False, "exponentformat": "SI", **decades, **extra}
 
 
 def plotly_position(v: float, log: bool) -> float:
@@ -187,7 +190,9 @@ def plotly_layout(text: str, subtitle: str = "", **axes) -> dict:
         "plot_bgcolor": "white",
         "paper_bgcolor": "white",
         "margin": {"l": 70, "r": 30, "t": 80, "b": 130},
-        "legend": {"orientation": "h", "y": -0.2, "yanchor": "top", "x": 0, "font": {"size": 11}},
+        # at the bottom of the whole figure, not at a fraction of the plot's height, so that on a short
+        # chart it cannot slide up over the x-axis title (plotly widens the margin to fit it)
+        "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0, "font": {"size": 11}},
         "hovermode": "closest",
         **axes,
     }

@@ -55,6 +55,8 @@ COMPUTE_LADDER = ["fp4", "int4", "fp8", "int8", "bf16", "fp16", "fp32"]
 
 
 def parse_dtype(name: str, *, what: str = "dtype") -> DType:
+    if not isinstance(name, str):
+        raise RooflineError(f"{what} takes a format name such as bf16, fp8 or int4, got {name!r}")
     key = name.strip().lower().replace("-", "_")
     key = ALIASES.get(key, key)
     if key not in DTYPES:
@@ -65,6 +67,6 @@ def parse_dtype(name: str, *, what: str = "dtype") -> DType:
 
 def custom_bits(base: DType, bits: float) -> DType:
     """A weight format given by its effective width, e.g. EXL2 at 4.65 or GGUF Q4_0 at 4.5 bits per weight."""
-    if not (1.0 <= bits <= 32.0):
-        raise RooflineError(f"--weight-bits must be between 1 and 32, got {bits}")
+    if isinstance(bits, bool) or not isinstance(bits, (int, float)) or not (1.0 <= bits <= 32.0):
+        raise RooflineError(f"--weight-bits must be a number between 1 and 32, got {bits!r}")
     return DType(f"{base.name}@{bits:g}b", bits, base.compute, f"{bits:g} effective bits per weight (given)")

@@ -6,13 +6,14 @@ model class's defaults; the family tables below write those defaults down, each 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from ..errors import RooflineError
+from . import strict_json
+from .config_checks import LIMITS, check_config, describe_validation_error
 from .model import MLA, MLP, Attention, Layer, ModelSpec, MoE
 from .quantization import read_quantization
 
@@ -128,19 +129,18 @@ def _moe(cfg: dict[str, Any], mt: str, n: int, d: int) -> tuple[MoE | None, list
     return moe, moe_layers, dense_width
 
 
-# Beyond these a config is a typo or an attack, not a model: reject before allocating per-layer lists.
-LIMITS = {"layers": 10_000, "hidden_size": 1_000_000, "heads": 100_000, "vocab_size": 100_000_000,
-          "intermediate_size": 10_000_000, "experts": 100_000}
-
-
 def from_hf_config(raw: dict[str, Any], name: str, source: str = "") -> ModelSpec:
     """A ModelSpec from a parsed config.json; anything unreadable is a RooflineError naming the field."""
     if not isinstance(raw, dict):
         raise RooflineError(f"{source or name}: config.json must be a JSON object")
     try:
+        check_config(raw)  # every key the parser reads: type, finiteness, range, relations
         return _parse(raw, name, source)
-    except RooflineError:
-        raise
+    except RooflineError as e:
+        message = str(e)
+        raise RooflineError(message if message.startswith(source or name) else f"{source or name}: {message}") from None
+    except ValidationError as e:  # a shape the spec itself refuses, in one line
+        raise RooflineError(f"{source or name}: invalid config.json: {describe_validation_error(e)}") from None
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:  # a field of an unexpected type
         raise RooflineError(f"{source or name}: config.json could not be read ({type(e).__name__}: {e})") from None
 
@@ -269,21 +269,14 @@ def _parse(raw: dict[str, Any], name: str, source: str) -> ModelSpec:
             notes=notes,
         )
     except ValidationError as e:
-        first = e.errors()[0]
-        raise RooflineError(f"{source or name}: invalid config.json: {first['msg']}") from None
+        raise RooflineError(f"{source or name}: invalid config.json: {describe_validation_error(e)}") from None
 
 
 def load_config_file(path: str | Path, name: str | None = None) -> ModelSpec:
     p = Path(path)
     if p.is_dir():
         p = p / "config.json"
-    try:
-        text = p.read_text()
-    except OSError as e:
-        raise RooflineError(f"cannot read {p}: {e.strerror}") from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise RooflineError(f"{p}: malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    # capped, UTF-8, finite numbers, shallow: /dev/zero or a 200,000-deep file is one line, not a crash
+    raw = strict_json.loads(strict_json.read_capped(p), str(p))
     label = name or (p.parent.name if p.name == "config.json" else p.stem)
     return from_hf_config(raw, label, source=str(p))

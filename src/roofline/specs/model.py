@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, PrivateAttr, model_validator
 
 from .quantization import Quantization
 
@@ -19,7 +19,7 @@ class MLA(BaseModel):
     """Multi-head latent attention (DeepSeek-V2/V3): the cache holds one compressed latent per token."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    q_lora_rank: int | None  # None: queries projected directly from the hidden state
+    q_lora_rank: PositiveInt | None  # None: queries projected directly from the hidden state
     kv_lora_rank: PositiveInt
     qk_rope_head_dim: PositiveInt
     qk_nope_head_dim: PositiveInt
@@ -58,7 +58,7 @@ class MoE(BaseModel):
     num_experts: PositiveInt
     experts_per_token: PositiveInt
     expert_intermediate_size: PositiveInt
-    shared_intermediate_size: int = 0  # all shared experts together (0: none)
+    shared_intermediate_size: NonNegativeInt = 0  # all shared experts together (0: none)
     shared_gate: bool = False  # a d×1 sigmoid gate on the shared expert (Qwen2-MoE)
     router_bias: bool = False
     expert_bias: bool = False
@@ -76,7 +76,7 @@ class Layer(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     window_kind: WindowKind = "global"
-    window: int | None = None  # tokens attended (sliding) or chunk length (chunked)
+    window: PositiveInt | None = None  # tokens attended (sliding) or chunk length (chunked)
     moe: bool = False
 
 
@@ -90,12 +90,12 @@ class ModelSpec(BaseModel):
     hidden_size: PositiveInt
     num_layers: PositiveInt
     vocab_size: PositiveInt
-    max_position_embeddings: int | None = None
+    max_position_embeddings: PositiveInt | None = None
     tie_word_embeddings: bool = False
-    learned_positions: int = 0  # rows of a learned position table (GPT-2, OPT); 0 for rotary
+    learned_positions: NonNegativeInt = 0  # rows of a learned position table (GPT-2, OPT); 0 for rotary
     lm_head_bias: bool = False
     norm: Literal["rms", "layer"] = "rms"
-    norms_per_layer: int = 2
+    norms_per_layer: PositiveInt = 2
     parallel_attention: bool = False
     attention: Attention
     mlp: MLP

@@ -8,20 +8,22 @@ input 422, anything over a cap 413, always as {"error": "..."}.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, Response
 
 from ..errors import RooflineError
-from ..estimates.result import clean
+from .guards import HEAVY
+from .responses import CleanJSONResponse
 from .limits import MAX_GPUS, MAX_LIST, MAX_SPLIT, TooLarge, limits
 from .schemas import EstimateRequest, ParallelRequest, PlotRequest, Workload
 
 router = APIRouter(prefix="/api")
 
-ERRORS = {404: {"description": "Unknown model or GPU"}, 413: {"description": "Over a size cap"},
-          422: {"description": "Bad input"}}
+ERRORS = {400: {"description": "Body not UTF-8 JSON with finite numbers"}, 404: {"description": "Unknown model or GPU"},
+          413: {"description": "Over a size cap"}, 422: {"description": "Bad input"}}
+HEAVY_ERRORS = {**ERRORS, 503: {"description": "Busy, or over the time limit; retry later or ask for less"}}
 
 
 def _not_found(fn, *args):
@@ -101,17 +103,19 @@ def index() -> dict:
             "POST /api/plot/serving": "the serving chart's numbers and Plotly figure (roofline plot serving)",
             "POST /api/plan": "the cheapest deployment for a request rate and latency targets (roofline plan --json)",
             "GET /api/limits": "the caps on requests",
-            "GET /api/options": "every estimate option with its default, help and unit",
+            "GET /api/options": "the estimate's options: name, default, meaning, unit, type, choices",
         },
         "docs": "/docs", "openapi": "/openapi.json",
     }
 
 
-@router.get("/options", summary="Every estimate option: name, default, help, unit, flags", tags=["meta"])
-def options() -> dict:
-    from ..scenario import describe_fields
+@router.get("/options", summary="The estimate's options: name, default, meaning, unit, type and choices", tags=["meta"])
+def get_options(command: Literal["estimate", "parallel", "plot"] = "estimate") -> dict:
+    """One declaration of the options for every client: the page builds its controls and defaults
+    from it. `command=parallel` gives the planner's (POST /api/parallel), `plot` the charts'."""
+    from .options import options
 
-    return {"fields": [{**f, "default": f["default"]} for f in describe_fields()]}
+    return options(command)
 
 
 @router.get("/limits", summary="Caps on request size", tags=["meta"])
@@ -187,6 +191,7 @@ def estimate(req: EstimateRequest) -> Any:
     from ..scenario import Scenario
 
     check_split(req.tensor_parallel_size, req.pipeline_parallel_size, req.data_parallel_size)
+    check_split(req.num_gpus)
     model = model_of(req)
     options = {**req.scenario_options(), "speculative_model": _speculative(req.speculative_model)}
     docs = [Scenario.of(model, g, **options).estimate().to_dict(explain=req.explain) for g in gpus_of(req)]
@@ -194,15 +199,20 @@ def estimate(req: EstimateRequest) -> Any:
 
 
 @router.post("/parallel", summary="Every tensor/pipeline/data(/expert)-parallel split over N GPUs, ranked, one recommended",
-             tags=["parallel"], responses=ERRORS)
-def parallel(req: ParallelRequest) -> dict:
+             tags=["parallel"], responses=HEAVY_ERRORS)
+async def parallel(req: ParallelRequest) -> dict:
+    check_split(req.num_gpus)
+    return await HEAVY.run(_parallel, req)
+
+
+def _parallel(req: ParallelRequest) -> CleanJSONResponse:
     from ..catalog import resolve_gpu
     from ..estimates.parallel_plan import plan
 
     p = plan(model_of(req), _not_found(resolve_gpu, req.gpu), num_gpus=req.num_gpus, objective=req.objective,
              max_ttft=req.max_ttft, max_tpot=req.max_tpot, allow_ep=not req.no_expert_parallel,
              **{**req.scenario_options(), "speculative_model": _speculative(req.speculative_model)})
-    return p.to_dict()
+    return CleanJSONResponse(p.to_dict())  # serialized here, in the worker thread
 
 
 def _chart_options(kind: str, req: PlotRequest) -> dict:
@@ -231,17 +241,24 @@ def _chart_options(kind: str, req: PlotRequest) -> dict:
 
 
 @router.post("/plot/{kind}", summary="A chart: its numbers and a Plotly figure (format=json), or a PNG/SVG image",
-             tags=["plot"], responses=ERRORS)
-def plot(kind: str, req: PlotRequest) -> Any:
-    from ..plots import build, check_kind
+             tags=["plot"], responses=HEAVY_ERRORS)
+async def plot(kind: str, req: PlotRequest) -> Any:
+    from ..plots import check_kind
 
     try:
         kind = check_kind(kind)
     except RooflineError as e:
         raise HTTPException(404, str(e)) from None
+    return await HEAVY.run(_plot, kind, req)
+
+
+def _plot(kind: str, req: PlotRequest) -> Any:
+    from ..plots import build
+
     chart = build(kind, inputs_of(req), **_chart_options(kind, req))
     if req.format == "json":
-        return {"kind": kind, "title": chart.title, "data": clean(chart.to_dict()), "figure": clean(chart.plotly())}
+        # serialized here, in the worker thread, not on the event loop
+        return CleanJSONResponse({"kind": kind, "title": chart.title, "data": chart.to_dict(), "figure": chart.plotly()})
     import io
 
     buffer = io.BytesIO()
@@ -250,9 +267,9 @@ def plot(kind: str, req: PlotRequest) -> Any:
     return Response(buffer.getvalue(), media_type=media)
 
 
-@router.post("/report", summary="The self-contained HTML report", tags=["report"], responses=ERRORS,
+@router.post("/report", summary="The self-contained HTML report", tags=["report"], responses=HEAVY_ERRORS,
              response_class=HTMLResponse)
-def report(req: Workload) -> HTMLResponse:
+async def report(req: Workload) -> HTMLResponse:
     from ..report import render_report
 
-    return HTMLResponse(render_report(inputs_of(req)))
+    return await HEAVY.run(lambda: HTMLResponse(render_report(inputs_of(req))))

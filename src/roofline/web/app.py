@@ -1,15 +1,16 @@
 """The web calculator: the JSON API, its docs, and one static page, all served offline.
 
 Every response that is not the page or a file is JSON; every error is {"error": "..."} with a
-4xx status for bad input (500 only for a bug, without a traceback). NaN and infinity never reach
-the wire: results pass through `estimates.result.clean`.
+4xx status for bad input, 503 when busy (500 only for a bug, without a traceback, and the
+connection stays usable). NaN and infinity never reach the wire, in either direction: request
+bodies with them are refused (`guards.StrictJSON`), results pass through `estimates.result.clean`.
 """
 
 from __future__ import annotations
 
 import json
 from importlib import resources
-from typing import Any
+from typing import Iterable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,25 +19,21 @@ from starlette.exceptions import HTTPException
 
 from .. import __version__
 from ..errors import RooflineError
-from ..estimates.result import clean
 from .api import router
 from .docs_page import render_docs
+from .guards import LOCAL_HOSTS, CatchAll, HeavyPaths, HostCheck, StrictJSON
+from .responses import CleanJSONResponse
 from .limits import MAX_BODY_BYTES, BodyLimit
 from .serving_api import router as serving_router
 
 STATIC = resources.files("roofline") / "web" / "static"
-PAGE_FILES = {"app.js": "text/javascript", "serving.js": "text/javascript", "style.css": "text/css"}
+SERVING_PATHS = ("/api/simulate", "/api/plan", "/api/plot/serving")  # heavy, gated by path (serving_api.py)
+PAGE_FILES = {"app.js": "text/javascript", "views.js": "text/javascript", "serving.js": "text/javascript",
+              "style.css": "text/css"}
 
 
-class CleanJSONResponse(JSONResponse):
-    """JSON with non-finite floats as null, and a refusal (not a silent NaN) if any slip through."""
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(clean(content), allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return CleanJSONResponse({"error": message}, status_code=status)
+def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return CleanJSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -47,7 +44,9 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "invalid request: " + "; ".join(parts)
 
 
-def create_app(max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+def create_app(max_body_bytes: int = MAX_BODY_BYTES, allowed_hosts: Iterable[str] | None = None) -> FastAPI:
+    """The app. `allowed_hosts`: answer only requests whose Host header names one of these (what
+    `roofline web` sets when bound to localhost, against DNS rebinding); None: any Host."""
     app = FastAPI(
         title="roofline",
         version=__version__,
@@ -57,7 +56,13 @@ def create_app(max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
         docs_url=None,  # FastAPI's Swagger UI loads from a CDN; /docs is rendered here instead, offline
         redoc_url=None,
     )
+    # outermost last: Host check, then the size cap, then strict JSON, then the catch-all
+    app.add_middleware(HeavyPaths, paths=SERVING_PATHS)  # innermost: a bug inside still meets CatchAll
+    app.add_middleware(CatchAll)
+    app.add_middleware(StrictJSON)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    if allowed_hosts is not None:
+        app.add_middleware(HostCheck, allowed=allowed_hosts)
     app.include_router(serving_router)  # first: its /api/plot/serving precedes /api/plot/{kind}
     app.include_router(router)
 
@@ -74,11 +79,7 @@ def create_app(max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
         message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         if exc.status_code == 404 and message == "Not Found":
             message = f"no such endpoint: {request.method} {request.url.path} (GET /api lists them)"
-        return _error(exc.status_code, message)
-
-    @app.exception_handler(Exception)
-    async def bug(request: Request, exc: Exception):
-        return _error(500, f"internal error ({type(exc).__name__}); please report it with the request that caused it")
+        return _error(exc.status_code, message, getattr(exc, "headers", None))
 
     @app.get("/", include_in_schema=False)
     def page() -> HTMLResponse:
@@ -101,3 +102,8 @@ def create_app(max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
         return HTMLResponse(render_docs(app.openapi()))
 
     return app
+
+
+def create_local_app() -> FastAPI:
+    """The app as `roofline web` serves it on localhost, for `uvicorn --factory` with several workers."""
+    return create_app(allowed_hosts=LOCAL_HOSTS)

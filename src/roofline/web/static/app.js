@@ -1,23 +1,46 @@
-// The calculator page: controls -> URL (shareable) -> JSON API -> numbers and charts.
-// Plain script, no build step. Every number comes from the server; this file only formats it.
+// The calculator page: controls -> URL (shareable) -> JSON API -> a view's numbers and charts.
+// Plain scripts, no build step. Every number comes from the server; the page only formats it.
+//
+// This file is the frame: formatting, the options (built from GET /api/options, so the defaults,
+// meanings and units are the CLI's), the address bar, the model and GPU pickers, and the views.
+// A view (views.js) is registered with registerView(name, {label, options, fields, request, render})
+// and owns one <div class="view" id="view-NAME"> in index.html: a new view is one more of each.
 "use strict";
 
-const CHARTS = ["roofline", "batch", "prefill", "memory", "crossover"];
-const DEFAULTS = {
-  model: "llama-3.1-8b", gpu: ["h100-sxm"], dtype: "auto", weight_dtype: "", kv_cache_dtype: "auto",
-  activation_dtype: "auto", batch_size: 1, input_len: 1024, output_len: 256, tp: 1, pp: 1,
-  gpu_memory_utilization: 1, ideal: false,
-};
-const NUMBER_FIELDS = ["batch_size", "input_len", "output_len", "tp", "pp", "gpu_memory_utilization"];
-const SELECT_FIELDS = ["dtype", "weight_dtype", "kv_cache_dtype", "activation_dtype"];
 const MAX_GPUS = 8;
 const DEBOUNCE_MS = 250;
+const EXAMPLE_MODEL = "llama-3.1-8b";  // the model field has no default; the page opens on this one
+const URL_ALIASES = {tp: "tensor_parallel_size", pp: "pipeline_parallel_size", dp: "data_parallel_size"};
+// Where each option sits in the side panel; options the server adds later land in "More".
+const GROUPS = [
+  ["Formats", ["dtype", "weight_dtype", "weight_bits", "activation_dtype", "kv_cache_dtype"]],
+  ["Workload", ["batch_size", "input_len", "output_len", "gpu_memory_utilization", "ideal"]],
+  ["Parallelism", ["tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "enable_expert_parallel",
+                   "num_gpus", "gpus_per_node", "inter_node_link", "num_micro_batches"]],
+  ["Speculative decoding", ["speculative_model", "num_speculative_tokens", "acceptance_rate"]],
+  ["Planner", ["objective", "max_ttft", "max_tpot", "no_expert_parallel"]],
+];
+const LABELS = {
+  dtype: "model dtype", weight_dtype: "weights", weight_bits: "effective weight bits", activation_dtype: "GEMM inputs",
+  kv_cache_dtype: "KV cache", batch_size: "batch size", input_len: "prompt", output_len: "output",
+  gpu_memory_utilization: "usable GPU memory", ideal: "ideal roofline (datasheet peaks, no overheads)",
+  tensor_parallel_size: "tensor parallel", pipeline_parallel_size: "pipeline parallel", data_parallel_size: "data parallel",
+  enable_expert_parallel: "expert parallelism (MoE)", num_gpus: "GPUs in all", gpus_per_node: "GPUs per node",
+  inter_node_link: "network between nodes", num_micro_batches: "pipeline micro-batches", speculative_model: "draft model",
+  num_speculative_tokens: "drafted tokens per step", acceptance_rate: "acceptance rate", objective: "rank splits by",
+  max_ttft: "longest acceptable TTFT", max_tpot: "longest acceptable TPOT", no_expert_parallel: "skip expert-parallel splits",
+};
+const SKIP = ["model", "gpu", "config", "explain"];  // handled by their own controls
 
 const $ = (id) => document.getElementById(id);
-let modelNames = new Map();   // lower-case name or alias -> catalog name
-let modelRows = new Map();    // catalog name -> row
-let gpuNames = new Map();     // lower-case name or alias -> catalog name
-let selectedGpus = [];        // catalog names, in the order picked (the first one drives memory charts)
+const VIEWS = {};
+let FIELDS = new Map();      // option name -> {name, default, help, unit, type, choices}
+let modelNames = new Map();  // lower-case name or alias -> catalog name
+let modelRows = new Map();   // catalog name -> row
+let gpuNames = new Map();    // lower-case name or alias -> catalog name
+let selectedGpus = [];       // catalog names, in the order picked
+let currentView = "estimate";
+let defaultGpu = "a100-sxm-80gb";
 let generation = 0;
 let timer = null;
 
@@ -34,11 +57,111 @@ const fmtRate = (x) => scaled(x, [[1e15, "PFLOP/s"], [1e12, "TFLOP/s"], [1e9, "G
 const fmtBw = (x) => scaled(x, [[1e12, "TB/s"], [1e9, "GB/s"], [1, "B/s"]]);
 function fmtNum(x, digits = 4) {
   if (x === null || x === undefined || !isFinite(x)) return "n/a";
-  if (Math.abs(x) >= 1e6) return x.toExponential(2).replace("e+", "e");
   return (+x.toPrecision(digits)).toLocaleString("en-US");
 }
+// Counts as people say them, one decimal at every scale (as units.fmt_count): 70.6B, 8.0B, 124.4M.
+function fmtCount(x) {
+  if (x === null || x === undefined || !isFinite(x)) return "n/a";
+  for (const [scale, suffix] of [[1e12, "T"], [1e9, "B"], [1e6, "M"], [1e3, "k"]]) {
+    if (Math.abs(x) >= scale * 0.99995) return `${(x / scale).toFixed(1)}${suffix}`;
+  }
+  return fmtNum(x);
+}
+const fmtPct = (x) => (x === null || x === undefined || !isFinite(x)) ? "n/a" : `${Math.round(100 * x)}%`;
 function esc(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+}
+
+// ---------- views ----------
+function registerView(name, view) { VIEWS[name] = view; }
+
+function buildTabs() {
+  $("view-tabs").innerHTML = Object.entries(VIEWS).map(([name, v]) =>
+    `<button type="button" role="tab" data-view="${esc(name)}" id="tab-${esc(name)}">${esc(v.label)}</button>`).join("");
+  $("view-tabs").addEventListener("click", (ev) => {
+    const name = ev.target.dataset && ev.target.dataset.view;
+    if (name && name !== currentView) { showView(name); refresh(); }
+  });
+}
+
+function showView(name) {
+  currentView = VIEWS[name] ? name : "estimate";
+  const view = VIEWS[currentView];
+  for (const other of Object.keys(VIEWS)) $(`view-${other}`).hidden = other !== currentView;
+  document.querySelectorAll("#view-tabs button").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.view === currentView)));
+  // the side panel shows the options this view takes
+  const used = new Set(view.fields());
+  document.querySelectorAll("#option-groups [data-field]").forEach((el) => { el.hidden = !used.has(el.dataset.field); });
+  document.querySelectorAll("#option-groups fieldset").forEach((fs) => {
+    fs.hidden = ![...fs.querySelectorAll("[data-field]")].some((el) => !el.hidden);
+  });
+  $("gpu-hint").textContent = view.oneGpu ? "(the first one picked)" : "(several compare side by side)";
+  clearStale();
+}
+
+// ---------- options: controls built from GET /api/options ----------
+function labelOf(f) {
+  const text = LABELS[f.name] || f.name.replace(/_/g, " ");
+  return f.unit && f.type !== "bool" ? `${text} (${f.unit})` : text;
+}
+
+function controlHtml(f) {
+  const id = esc(f.name);
+  const help = esc(f.help || "");
+  if (f.type === "bool") {
+    return `<label class="check" data-field="${id}" title="${help}"><input id="${id}" type="checkbox"> ${esc(labelOf(f))}</label>`;
+  }
+  let input;
+  if (f.choices) {
+    const none = f.default === null ? `<option value="">default</option>` : "";
+    input = `<select id="${id}" title="${help}">${none}${f.choices.map((c) => `<option>${esc(c)}</option>`).join("")}</select>`;
+  } else if (f.type === "int" || f.type === "float") {
+    input = `<input id="${id}" type="number" step="${f.type === "int" ? 1 : "any"}" title="${help}"${f.default === null ? ' placeholder="default"' : ""}>`;
+  } else {
+    input = `<input id="${id}" spellcheck="false" title="${help}"${f.default === null ? ' placeholder="default"' : ""}>`;
+  }
+  if (f.name === "batch_size") {
+    input = `<div class="row">${input}<input id="batch_slider" type="range" min="0" max="12" step="0.01" value="0" aria-label="batch size, log scale"></div>`;
+  }
+  return `<div data-field="${id}"><label for="${id}" title="${help}">${esc(labelOf(f))}</label>${input}</div>`;
+}
+
+function buildOptions(lists) {
+  FIELDS = new Map();
+  for (const list of lists) for (const f of list.fields) if (!FIELDS.has(f.name)) FIELDS.set(f.name, f);
+  if (FIELDS.has("gpu") && FIELDS.get("gpu").default) defaultGpu = FIELDS.get("gpu").default;
+  const names = [...FIELDS.keys()].filter((n) => !SKIP.includes(n));
+  const placed = new Set(GROUPS.flatMap(([, fields]) => fields));
+  const groups = [...GROUPS, ["More", names.filter((n) => !placed.has(n))]];
+  $("option-groups").innerHTML = groups.map(([title, fields]) => {
+    const present = fields.filter((n) => FIELDS.has(n) && !SKIP.includes(n));
+    return present.length ? `<fieldset><legend>${esc(title)}</legend>${present.map((n) => controlHtml(FIELDS.get(n))).join("")}</fieldset>` : "";
+  }).join("");
+}
+
+function setControl(name, value) {
+  const el = $(name);
+  if (!el) return;
+  if (el.type === "checkbox") el.checked = !!value;
+  else el.value = value === null || value === undefined ? "" : String(value);
+}
+
+// The control's value for the request: null where the option's default applies. Throws with a
+// message the page shows when the control holds something that is not a value.
+function readControl(name) {
+  const f = FIELDS.get(name);
+  const el = $(name);
+  if (el.type === "checkbox") return el.checked;
+  const raw = el.value.trim();
+  if (f.type === "int" || f.type === "float") {
+    if (el.validity && el.validity.badInput) throw new Error(`${labelOf(f)}: not a number`);
+    if (raw === "") {
+      if (f.default === null) return null;
+      throw new Error(`${labelOf(f)}: empty (the default is ${f.default})`);
+    }
+    return +raw;
+  }
+  return raw === "" ? (f.default === null ? null : f.default) : raw;
 }
 
 // ---------- state <-> URL ----------
@@ -55,12 +178,17 @@ function b64decode(text) {
 
 function readUrl() {
   const q = new URLSearchParams(location.search);
-  const state = {...DEFAULTS, gpu: [...DEFAULTS.gpu], config: ""};
-  if (q.has("model")) state.model = q.get("model");
-  if (q.has("gpu")) state.gpu = q.get("gpu").split(",").map((g) => g.trim()).filter(Boolean);
-  for (const k of SELECT_FIELDS) if (q.has(k)) state[k] = q.get(k);
-  for (const k of NUMBER_FIELDS) if (q.has(k) && q.get(k) !== "" && isFinite(+q.get(k))) state[k] = +q.get(k);
-  if (q.has("ideal")) state.ideal = q.get("ideal") === "1" || q.get("ideal") === "true";
+  const state = {view: q.get("view") || "estimate", model: q.get("model") || EXAMPLE_MODEL, config: "",
+                 gpu: (q.get("gpu") || defaultGpu).split(",").map((g) => g.trim()).filter(Boolean), values: {}};
+  for (const [name, f] of FIELDS) if (!SKIP.includes(name)) state.values[name] = f.default;
+  for (const [key, raw] of q) {
+    const name = URL_ALIASES[key] || key;
+    const f = FIELDS.get(name);
+    if (!f || SKIP.includes(name)) continue;
+    if (f.type === "bool") state.values[name] = raw === "1" || raw === "true";
+    else if (f.type === "int" || f.type === "float") state.values[name] = raw === "" ? null : (isFinite(+raw) ? +raw : raw);
+    else state.values[name] = raw;
+  }
   const hash = new URLSearchParams(location.hash.slice(1));
   if (hash.has("config")) {
     try { state.config = b64decode(hash.get("config")); } catch (e) { state.config = ""; }
@@ -70,11 +198,13 @@ function readUrl() {
 
 function writeUrl(state) {
   const q = new URLSearchParams();
+  if (state.view !== "estimate") q.set("view", state.view);
   if (!state.config) q.set("model", state.model);
   q.set("gpu", state.gpu.join(","));
-  for (const k of SELECT_FIELDS) if (state[k] !== DEFAULTS[k]) q.set(k, state[k]);
-  for (const k of NUMBER_FIELDS) q.set(k, String(state[k]));
-  if (state.ideal) q.set("ideal", "1");
+  for (const [name, value] of Object.entries(state.values)) {
+    if (value === FIELDS.get(name).default) continue;
+    q.set(name, typeof value === "boolean" ? (value ? "1" : "0") : (value === null ? "" : String(value)));
+  }
   const hash = state.config ? "#config=" + b64encode(JSON.stringify(JSON.parse(state.config))) : "";
   history.replaceState(null, "", "?" + q.toString() + hash);
 }
@@ -83,12 +213,7 @@ function applyState(state) {
   $("model").value = state.model;
   $("config").value = state.config || "";
   if (state.config) $("config-box").open = true;
-  for (const k of SELECT_FIELDS) {
-    const el = $(k);
-    if ([...el.options].some((o) => o.value === state[k])) el.value = state[k];
-  }
-  for (const k of NUMBER_FIELDS) $(k).value = state[k];
-  $("ideal").checked = !!state.ideal;
+  for (const [name, value] of Object.entries(state.values)) setControl(name, value);
   selectedGpus = [];
   for (const g of state.gpu) {
     const name = gpuNames.get(g.toLowerCase()) || g;
@@ -98,34 +223,30 @@ function applyState(state) {
   showSelectedGpus();
   syncSlider();
   showModelInfo();
+  showView(state.view);
 }
 
+// What the controls hold, checked: throws (with the message to show) on an invalid entry.
 function collect() {
-  const state = {config: $("config").value.trim(), model: $("model").value.trim(), gpu: [...selectedGpus]};
-  for (const k of SELECT_FIELDS) state[k] = $(k).value;
-  for (const k of NUMBER_FIELDS) state[k] = $(k).value === "" ? DEFAULTS[k] : +$(k).value;
-  state.ideal = $("ideal").checked;
+  const state = {view: currentView, config: $("config").value.trim(), model: $("model").value.trim(), gpu: [...selectedGpus], values: {}};
+  for (const name of FIELDS.keys()) if (!SKIP.includes(name)) state.values[name] = readControl(name);
+  if (!state.gpu.length) throw new Error("pick at least one GPU");
   return state;
 }
 
-function requestBody(state) {
-  const body = {
-    gpu: state.gpu, tensor_parallel_size: state.tp, pipeline_parallel_size: state.pp,
-    dtype: state.dtype === "auto" ? null : state.dtype, weight_dtype: state.weight_dtype || null,
-    kv_cache_dtype: state.kv_cache_dtype === "auto" ? null : state.kv_cache_dtype,
-    activation_dtype: state.activation_dtype === "auto" ? null : state.activation_dtype,
-    batch_size: state.batch_size, input_len: state.input_len, output_len: state.output_len,
-    gpu_memory_utilization: state.gpu_memory_utilization, ideal: state.ideal,
-  };
-  if (state.config) {
-    try { body.config = JSON.parse(state.config); } catch (e) { throw new Error(`the pasted config.json is not valid JSON: ${e.message}`); }
-    if (typeof body.config !== "object" || body.config === null || Array.isArray(body.config)) {
-      throw new Error("the pasted config.json must be a JSON object");
-    }
-  } else {
-    body.model = state.model;
-  }
-  if (!state.gpu.length) throw new Error("pick at least one GPU");
+// The model part of every request: a catalog name, or the pasted config.json.
+function modelPart(state) {
+  if (!state.config) return {model: state.model};
+  let config;
+  try { config = JSON.parse(state.config); } catch (e) { throw new Error(`the pasted config.json is not valid JSON: ${e.message}`); }
+  if (typeof config !== "object" || config === null || Array.isArray(config)) throw new Error("the pasted config.json must be a JSON object");
+  return {config};
+}
+
+// The request body for an endpoint that takes `fields` (names from GET /api/options?command=...).
+function bodyFor(state, fields) {
+  const body = {...modelPart(state), gpu: state.gpu};
+  for (const name of fields) if (name in state.values) body[name] = state.values[name];
   return body;
 }
 
@@ -149,41 +270,35 @@ function schedule() {
 }
 
 async function refresh() {
-  const state = collect();
-  let body;
+  const view = VIEWS[currentView];
+  const mine = ++generation;
+  let state;
   try {
-    body = requestBody(state);
+    state = collect();
     writeUrl(state);
   } catch (e) {
-    showError(e.message);
+    showInvalid(e.message);
     return;
   }
-  const mine = ++generation;
   $("out").classList.add("busy");
   $("status").textContent = "computing…";
   try {
-    const [estimate, ...charts] = await Promise.all([
-      api("POST", "/api/estimate", body),
-      ...CHARTS.map((kind) => api("POST", `/api/plot/${kind}`, body)),
-    ]);
+    const data = await view.request(state);
     if (mine !== generation) return;  // a newer request is on its way
     hideError();
-    renderResults(Array.isArray(estimate) ? estimate : [estimate]);
-    charts.forEach((chart, i) => draw(CHARTS[i], chart.figure));
+    clearStale();
+    view.render(data, state);
+    $(`view-${state.view}`).dataset.rendered = "1";
     $("status").textContent = "";
     $("out").dataset.renders = String(+$("out").dataset.renders + 1);
   } catch (e) {
     if (mine === generation) {
-      showError(e.message);
+      showInvalid(e.message);
       $("status").textContent = "";
     }
   } finally {
     if (mine === generation) $("out").classList.remove("busy");
   }
-}
-
-function draw(kind, figure) {
-  Plotly.react(`chart-${kind}`, figure.data, figure.layout, {responsive: true, displaylogo: false});
 }
 
 function showError(message) {
@@ -192,52 +307,32 @@ function showError(message) {
 }
 function hideError() { $("error").hidden = true; }
 
-// ---------- results ----------
-function memoryCell(e) {
-  const m = e.memory;
-  const cap = m.capacity_bytes;
-  const scale = Math.max(cap, m.total_bytes);
-  const seg = (cls, v, label) => `<div class="${cls}" style="width:${(100 * v / scale).toFixed(2)}%" title="${label} ${fmtBytes(v)}"></div>`;
-  const verdict = m.fits ? `<span class="fits">fits</span> (${fmtBytes(m.headroom_bytes)} free)`
-                         : `<span class="nofit">does not fit</span>: short by ${fmtBytes(m.shortfall_bytes)}`;
-  return `${fmtBytes(m.total_bytes)} of ${fmtBytes(cap)} · ${verdict}
-    <div class="membar${m.fits ? "" : " over"}">${seg("seg-weights", m.weights_bytes, "weights")}${seg("seg-kv", m.kv_cache_bytes, "KV cache")}${seg("seg-act", m.activation_bytes, "activations")}${seg("seg-over", m.overhead_bytes, "overhead")}</div>
-    <div class="legend"><i class="seg-weights"></i>weights ${fmtBytes(m.weights_bytes)}<i class="seg-kv"></i>KV ${fmtBytes(m.kv_cache_bytes)}<i class="seg-act"></i>act. ${fmtBytes(m.activation_bytes)}<i class="seg-over"></i>overhead ${fmtBytes(m.overhead_bytes)}</div>`;
+// An input the server (or the page) rejects: the message, and what is still shown marked stale.
+function showInvalid(message) {
+  showError(message);
+  const view = $(`view-${currentView}`);
+  if (+$("out").dataset.renders > 0 && view.dataset.rendered === "1") {
+    view.classList.add("stale");
+    $("stale-note").hidden = false;
+  }
+}
+function clearStale() {
+  document.querySelectorAll(".view.stale").forEach((v) => v.classList.remove("stale"));
+  $("stale-note").hidden = true;
 }
 
-const ROWS = [
-  ["memory per GPU", "memory", (e) => memoryCell(e), false],
-  ["TTFT (prefill)", "ttft_s", (e) => esc(fmtTime(e.ttft_s)), true],
-  ["TPOT (decode step)", "tpot_s", (e) => esc(fmtTime(e.tpot_s)), true],
-  ["decode throughput", "decode_tokens_per_s", (e) => `${esc(fmtNum(e.decode.tokens_per_s))} tokens/s`, true],
-  ["output throughput (static batch)", "output_tokens_per_s", (e) => `${esc(fmtNum(e.output_tokens_per_s))} tokens/s`, false],
-  ["end-to-end latency", "e2e_latency_s", (e) => esc(fmtTime(e.e2e_latency_s)), false],
-  ["bound", "bound", (e) => `prefill <b>${esc(e.prefill.bound)}</b> (${esc(fmtNum(e.prefill.arithmetic_intensity))} FLOP/B) · decode <b>${esc(e.decode.bound)}</b> (${esc(fmtNum(e.decode.arithmetic_intensity))} FLOP/B)`, false],
-  ["ridge point", "ridge_point_flop_per_byte", (e) => `${esc(fmtNum(e.ridge_point_flop_per_byte))} FLOP/B (${esc(e.gpu.compute_dtype)}: ${esc(fmtRate(e.gpu.peak_flops))} / ${esc(fmtBw(e.gpu.memory_bandwidth))})`, false],
-  ["critical batch", "critical_batch_size", (e) => e.critical_batch_size ? esc(fmtNum(e.critical_batch_size)) : "none (never compute-bound)", false],
-];
-
-function renderResults(estimates) {
-  const head = estimates.map((e) => `<th>${esc(e.gpu.display_name)}<div class="hint">${esc(e.precision.label)}${e.parallel.num_gpus > 1 ? ` · ${e.parallel.num_gpus} GPUs` : ""}</div></th>`).join("");
-  const rows = ROWS.map(([label, key, cell, big]) => `<tr><th>${esc(label)}</th>${estimates.map((e, i) =>
-    `<td${big ? ' class="big"' : ""} data-metric="${key}" data-gpu="${esc(e.gpu.name)}" id="m-${key}-${i}">${cell(e)}</td>`).join("")}</tr>`).join("");
-  $("results").innerHTML = `<table><thead><tr><th>${esc(estimates[0].model.name)} · batch ${estimates[0].workload.batch_size} · ${estimates[0].workload.input_len} in / ${estimates[0].workload.output_len} out</th>${head}</tr></thead><tbody>${rows}</tbody></table>`;
-  const notes = estimates.flatMap((e) => e.notes.map((n) => `<li><b>${esc(e.gpu.name)}</b>: ${esc(n)}</li>`));
-  $("notes").innerHTML = notes.join("");
-}
-
-// ---------- controls ----------
+// ---------- model and GPU pickers ----------
 function showModelInfo() {
   const name = modelNames.get($("model").value.trim().toLowerCase());
   const row = name && modelRows.get(name);
   $("model-info").textContent = row
-    ? `${row.display_name}: ${fmtNum(row.total_params)} parameters${row.moe ? ` (${fmtNum(row.active_params)} active)` : ""}, ${row.layers} layers, ${row.attention}, context ${row.max_position_embeddings || "?"}`
+    ? `${row.display_name}: ${fmtCount(row.total_params)} parameters${row.moe ? ` (${fmtCount(row.active_params)} active)` : ""}, ${row.layers} layers, ${row.attention}, context ${row.max_position_embeddings ? row.max_position_embeddings.toLocaleString("en-US") : "?"}`
     : ($("model").value.trim() ? "not a catalog name yet — pick one from the list" : "");
   return !!row;
 }
 
 function syncSlider() {
-  $("batch_slider").value = Math.log2(Math.max(1, +$("batch_size").value || 1));
+  if ($("batch_slider")) $("batch_slider").value = Math.log2(Math.max(1, +$("batch_size").value || 1));
 }
 
 function showSelectedGpus() {
@@ -274,41 +369,57 @@ function wire() {
     try {
       JSON.parse(text);
       $("config-status").textContent = "Using the pasted config.";
-      schedule();
     } catch (e) {
       $("config-status").textContent = `Not valid JSON yet: ${e.message}`;
     }
+    schedule();
   });
   $("config-clear").addEventListener("click", () => { $("config").value = ""; $("config-status").textContent = "Empty: the model above is used."; schedule(); });
   $("gpu-filter").addEventListener("input", () => {
     const needle = $("gpu-filter").value.trim().toLowerCase();
     document.querySelectorAll("#gpu-list label").forEach((l) => { l.hidden = !!needle && !l.dataset.search.includes(needle); });
   });
-  for (const k of [...SELECT_FIELDS, "ideal"]) $(k).addEventListener("change", schedule);
-  for (const k of NUMBER_FIELDS) $(k).addEventListener("input", () => { if (k === "batch_size") syncSlider(); schedule(); });
-  $("batch_slider").addEventListener("input", () => {
-    $("batch_size").value = Math.max(1, Math.round(2 ** +$("batch_slider").value));
-    schedule();
-  });
+  for (const name of FIELDS.keys()) {
+    const el = $(name);
+    if (!el) continue;
+    el.addEventListener(el.type === "checkbox" || el.tagName === "SELECT" ? "change" : "input", () => {
+      if (name === "batch_size") syncSlider();
+      schedule();
+    });
+  }
+  if ($("batch_slider")) {
+    $("batch_slider").addEventListener("input", () => {
+      $("batch_size").value = Math.max(1, Math.round(2 ** +$("batch_slider").value));
+      schedule();
+    });
+  }
 }
 
 async function init() {
   try {
-    const [models, gpus] = await Promise.all([api("GET", "/api/models"), api("GET", "/api/gpus")]);
+    const commands = [...new Set(Object.values(VIEWS).flatMap((v) => v.options))];
+    const [models, gpus, ...lists] = await Promise.all([
+      api("GET", "/api/models"), api("GET", "/api/gpus"),
+      ...commands.map((c) => api("GET", `/api/options?command=${c}`)),
+    ]);
+    const byCommand = Object.fromEntries(commands.map((c, i) => [c, lists[i].fields.map((f) => f.name)]));
+    for (const view of Object.values(VIEWS)) view.accepts = byCommand;
+    buildOptions(lists);
     for (const m of models) {
       modelRows.set(m.name, m);
       for (const n of [m.name, ...m.aliases]) modelNames.set(n.toLowerCase(), m.name);
     }
-    $("model-list").innerHTML = models.map((m) => `<option value="${esc(m.name)}" label="${esc(`${m.display_name} · ${fmtNum(m.total_params)} params`)}"></option>`).join("");
+    $("model-list").innerHTML = models.map((m) => `<option value="${esc(m.name)}" label="${esc(`${m.display_name} · ${fmtCount(m.total_params)} params`)}"></option>`).join("");
     for (const g of gpus) for (const n of [g.name, ...g.aliases]) gpuNames.set(n.toLowerCase(), g.name);
     buildGpuList(gpus);
   } catch (e) {
     showError(`cannot load the catalogs: ${e.message}`);
     return;
   }
+  buildTabs();
   applyState(readUrl());
   wire();
   refresh();
 }
 
-init();
+document.addEventListener("DOMContentLoaded", init);

@@ -1,4 +1,4 @@
-"""Every worked figure of the two seed documents, as the tool computes it (docs/seeds.md)."""
+"""Every worked figure of the two primers' rules of thumb, as the tool computes it (docs/worked-examples.md)."""
 
 import pytest
 
@@ -37,7 +37,7 @@ def test_decode_ai_is_one_at_batch_one():
 
 
 def test_decode_saturates_near_batch_156():
-    # weights alone give 156; the tool also counts activation traffic: 165 at 2.0 TB/s (the seed's "~164")
+    # weights alone give 156; the tool also counts activation traffic: 165 at 2.0 TB/s (the primer's "~164")
     assert F["critical_batch"].value == pytest.approx(164, abs=2)
     e = roofline.estimate("llama-2-7b", "a100", dtype="fp16", ideal=True)
     assert 150 <= e.critical_batch_size <= 170
@@ -54,13 +54,13 @@ def test_throughput_plateau_22k():
 
 
 def test_prefill_crossing_is_below_200_not_300_400():
-    # The seed's ~300-400 contradicts its own AI ≈ seq_len; the tool finds ~176 (docs/seeds.md)
+    # The primer's ~300-400 contradicts its own AI ≈ seq_len; the tool finds ~176 (docs/worked-examples.md)
     assert 150 <= F["prefill_crossing"].value <= 200
 
 
 def test_2048_prefill_is_90ms_not_9ms():
     e = roofline.estimate("llama-2-7b", "a100", dtype="fp16", input_len=2048, output_len=1, ideal=True)
-    assert e.ttft_s == pytest.approx(0.09, rel=0.05)  # the seed's "about 9 ms" is 10x too low
+    assert e.ttft_s == pytest.approx(0.09, rel=0.05)  # the primer's "about 9 ms" is 10x too low
     assert e.prefill.bound == "compute"
 
 
@@ -86,7 +86,7 @@ def test_70b_int4_fits_one_a100():
 def test_h100_vs_a100_decode_is_bandwidth_ratio():
     a = roofline.estimate("llama-2-7b", "a100", input_len=16, output_len=2, ideal=True)
     h = roofline.estimate("llama-2-7b", "h100", input_len=16, output_len=2, ideal=True)
-    assert a.tpot_s / h.tpot_s == pytest.approx(3.35 / 2.039, rel=0.02)  # seed: 3.35 / 2.0
+    assert a.tpot_s / h.tpot_s == pytest.approx(3.35 / 2.039, rel=0.02)  # rule of thumb: 3.35 / 2.0
     # prefill is compute-bound: its speed-up follows the FLOP/s ratio instead
     a = roofline.estimate("llama-2-7b", "a100", input_len=2048, output_len=1, ideal=True)
     h = roofline.estimate("llama-2-7b", "h100", input_len=2048, output_len=1, ideal=True)

@@ -1,0 +1,105 @@
+"""A decoder with random weights, built in plain PyTorch from a model's config, to time real
+kernels of the model's shapes: RMSNorm, fused QKV projection, rotary embedding, attention over a
+static KV cache (grouped-query heads shared), output projection, gated or plain MLP, lm_head.
+
+The KV cache is allocated for the whole sequence up front and decode attends over it with a mask,
+so one decode step has fixed shapes and can be captured in a CUDA graph (as serving engines do);
+each step therefore reads the whole allocated cache, at most output_len tokens more than it must.
+Dense models only: mixture-of-experts and MLA layers are not built here."""
+
+from __future__ import annotations
+
+from ..errors import RooflineError
+from ..specs.model import ModelSpec
+from .torch_env import load_torch
+
+
+def check_supported(m: ModelSpec) -> None:
+    if m.is_moe:
+        raise RooflineError(f"{m.name}: roofline measure builds dense decoders only (mixture-of-experts is not built)")
+    if m.attention.mla is not None:
+        raise RooflineError(f"{m.name}: roofline measure does not build multi-head latent attention")
+
+
+class RandomDecoder:
+    """Weights as plain tensors (no nn.Module init cost), normal(0, 0.02), in `dtype` on `device`."""
+
+    def __init__(self, m: ModelSpec, dtype, device, batch: int, max_len: int):
+        check_supported(m)
+        torch = load_torch()
+        self.m, self.dtype, self.device = m, dtype, device
+        a = m.attention
+        self.h, self.kvh, self.hd = a.num_heads, a.num_kv_heads, a.head_dim
+        d, ff = m.hidden_size, m.mlp.intermediate_size
+
+        def w(*shape):
+            return (torch.randn(shape, dtype=torch.float32, device=device) * 0.02).to(dtype)
+
+        self.embed = w(m.vocab_size, d)
+        self.lm_head = self.embed if m.tie_word_embeddings else w(m.vocab_size, d)
+        self.final_norm = torch.ones(d, dtype=dtype, device=device)
+        self.layers = [{"n1": torch.ones(d, dtype=dtype, device=device), "n2": torch.ones(d, dtype=dtype, device=device),
+                        "qkv": w((self.h + 2 * self.kvh) * self.hd, d), "o": w(d, self.h * self.hd),
+                        "up": w((2 if m.mlp.gated else 1) * ff, d), "down": w(d, ff)} for _ in range(m.num_layers)]
+        shape = (batch, self.kvh, max_len, self.hd)
+        self.k_cache = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(m.num_layers)]
+        self.v_cache = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(m.num_layers)]
+        inv = 1.0 / (10000.0 ** (torch.arange(0, self.hd, 2, device=device, dtype=torch.float32) / self.hd))
+        ang = torch.outer(torch.arange(max_len, device=device, dtype=torch.float32), inv)
+        self.cos, self.sin = ang.cos().to(dtype), ang.sin().to(dtype)
+        self.max_len = max_len
+
+    def _norm(self, x, weight):
+        torch = load_torch()
+        return x * torch.rsqrt(x.float().pow(2).mean(-1, keepdim=True) + 1e-6).to(x.dtype) * weight
+
+    def _rope(self, x, positions):
+        torch = load_torch()
+        cos, sin = self.cos[positions], self.sin[positions]  # tokens, hd/2: broadcast over batch and heads
+        x1, x2 = x[..., 0::2], x[..., 1::2]
+        return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
+
+    def _layer(self, i: int, x, positions, mask):
+        """x: batch, tokens, hidden. positions: tokens (absolute). mask: None (causal prefill) or a
+        boolean batch-broadcast mask over the cache (decode)."""
+        torch = load_torch()
+        F = torch.nn.functional
+        L = self.layers[i]
+        b, s, _ = x.shape
+        qkv = F.linear(self._norm(x, L["n1"]), L["qkv"]).view(b, s, self.h + 2 * self.kvh, self.hd).transpose(1, 2)
+        q, k, v = qkv.split([self.h, self.kvh, self.kvh], dim=1)
+        q, k = self._rope(q, positions), self._rope(k, positions)
+        self.k_cache[i].index_copy_(2, positions, k)
+        self.v_cache[i].index_copy_(2, positions, v)
+        if mask is None:  # prefill: attend within the prompt
+            att = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=self.kvh != self.h)
+        else:
+            att = F.scaled_dot_product_attention(q, self.k_cache[i], self.v_cache[i], attn_mask=mask,
+                                                 enable_gqa=self.kvh != self.h)
+        x = x + F.linear(att.transpose(1, 2).reshape(b, s, self.h * self.hd), L["o"])
+        up = F.linear(self._norm(x, L["n2"]), L["up"])
+        if self.m.mlp.gated:
+            gate, up = up.chunk(2, dim=-1)
+            up = F.silu(gate) * up
+        else:
+            up = F.gelu(up)
+        return x + F.linear(up, L["down"])
+
+    def forward(self, tokens, positions, mask=None, logits: bool = False):
+        """Next token of every sequence (greedy), or the logits, from the last position only."""
+        torch = load_torch()
+        x = self.embed[tokens]
+        for i in range(self.m.num_layers):
+            x = self._layer(i, x, positions, mask)
+        out = torch.nn.functional.linear(self._norm(x[:, -1], self.final_norm), self.lm_head)
+        return out if logits else out.argmax(-1)
+
+    def prefill(self, tokens, logits: bool = False):
+        torch = load_torch()
+        return self.forward(tokens, torch.arange(tokens.shape[1], device=self.device), logits=logits)
+
+    def decode_step(self, token, position, logits: bool = False):
+        """One token per sequence at `position` (a 1-element tensor, so a CUDA graph can replay it)."""
+        torch = load_torch()
+        mask = (torch.arange(self.max_len, device=self.device) <= position)[None, None, None, :]
+        return self.forward(token[:, None], position, mask, logits=logits)

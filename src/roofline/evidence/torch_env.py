@@ -1,0 +1,95 @@
+"""PyTorch, loaded only when a measuring command runs; the device; careful timing.
+
+Timing follows the usual rules for GPU benchmarks: warm-up runs first (clocks, caches, lazy
+initialisation), CUDA events around each run on the GPU (host clocks would time the launch, not the
+kernel), the median of the runs (robust to the odd slow one), and inputs filled with random
+numbers (zeros let some hardware skip work and compress)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from ..errors import RooflineError
+
+
+def load_torch():
+    try:
+        import torch
+    except ImportError:
+        raise RooflineError("this command needs PyTorch: pip install 'roofline[gpu]'") from None
+    return torch
+
+
+def device_of(name: str):
+    """`cuda` (the first visible GPU) or `cpu`; no CUDA device is a one-line error."""
+    torch = load_torch()
+    if name not in ("cuda", "cpu"):
+        raise RooflineError(f"--device must be cuda or cpu, got {name!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RooflineError("no CUDA device: PyTorch sees no GPU (--device cpu runs the small CPU shapes)")
+    return torch.device(name)
+
+
+def device_name(device) -> str:
+    torch = load_torch()
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import platform
+
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def software(device) -> dict:
+    torch = load_torch()
+    out = {"torch": torch.__version__}
+    if device.type == "cuda":
+        out["cuda"] = torch.version.cuda or ""
+        out["driver_capability"] = ".".join(map(str, torch.cuda.get_device_capability(device)))
+    return out
+
+
+def sync(device) -> None:
+    if device.type == "cuda":
+        load_torch().cuda.synchronize(device)
+
+
+def median_time(fn, device, warmup: int = 3, reps: int = 10) -> float:
+    """Median seconds of `fn()` over `reps` runs after `warmup` runs."""
+    torch = load_torch()
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    times = []
+    for _ in range(reps):
+        if device.type == "cuda":
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end) / 1e3)
+        else:
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def random_tensor(shape, dtype, device):
+    """Random normal values (scaled to stay finite in low precision), never zeros."""
+    torch = load_torch()
+    if dtype in (torch.int8,):
+        return torch.randint(-127, 128, shape, dtype=dtype, device=device)
+    return (torch.randn(shape, dtype=torch.float32, device=device) * 0.5).to(dtype)
+
+
+DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "int8": "int8", "fp8": "float8_e4m3fn"}
+
+
+def torch_dtype(name: str):
+    torch = load_torch()
+    key = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "fp32"}.get(name, name)
+    if key not in DTYPES:
+        raise RooflineError(f"unknown dtype {name!r} (one of {', '.join(DTYPES)})")
+    return getattr(torch, DTYPES[key])

@@ -1,0 +1,128 @@
+"""Error bars: how far published measurements fell from the estimate, on sources left out of the fit.
+
+Every latency or throughput figure gets an interval built from the leave-one-source-out residuals
+of the calibration set (benchmarks/loso.py → benchmarks/intervals.py → data/uncertainty.toml),
+chosen by the figure's regime (single-stream decode, batched decode, prefill, max-throughput or
+online serving) and by the situation that changes the error (one GPU or several, the link between
+them, quantized or 16-bit). A residual is r = ln(predicted time / measured time); if the estimate
+is v seconds, the measured time lay in [v·e^(−q_hi), v·e^(−q_lo)] for that share of the held-out
+rows. Throughputs take the reciprocal interval. Where no measurement of the regime exists, there is
+no interval (None), never an invented one.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from functools import lru_cache
+from importlib import resources
+
+from ..errors import RooflineError
+
+LEVELS = (0.5, 0.8, 0.9)  # central intervals the data file supports (quantiles 0.05 ... 0.95)
+REGIMES = ("single-stream decode", "batched decode", "prefill", "max-throughput serving", "online serving")
+# calibration metric -> (regime, the metric is a time: True, a rate: False)
+ROW_REGIME = {"ttft": ("prefill", True), "decode_tok_s_per_user": ("single-stream decode", False),
+              "output_tok_s_per_gpu": ("batched decode", False), "output_tok_s_total": ("max-throughput serving", False),
+              "ttft_mean": ("online serving", True), "itl_mean": ("online serving", True)}
+# estimate figure -> is it a time (its interval is the residual's) or a rate (the reciprocal)
+FIGURES = {"ttft_s": True, "tpot_s": True, "e2e_latency_s": True, "output_tokens_per_s": False}
+
+
+def regime_of_row(metric: str, tags=()) -> str:
+    """The regime a calibration row measures; '' for rows that are no end-to-end figure (kernels)
+    or that repeat another row's run (bandwidths derived from the same tokens/s)."""
+    return "" if "kernel" in tags else ROW_REGIME.get(metric, ("", True))[0]
+
+
+def row_is_time(metric: str) -> bool:
+    return ROW_REGIME.get(metric, ("", True))[1]
+
+
+def figure_regime(figure: str, batch_per_replica: int) -> str:
+    """TTFT is prefill; the decode figures are single-stream at batch 1, batched decode above."""
+    if figure == "ttft_s":
+        return "prefill"
+    return "single-stream decode" if batch_per_replica == 1 else "batched decode"
+
+
+def _link_class(comm: dict) -> str:
+    links = [comm.get(k) for k in ("tp_link", "pp_link", "ep_link") if comm.get(k)]
+    if any((ln.get("nodes") or 1) > 1 for ln in links):
+        return "network"
+    if any("pcie" in str(ln.get("name", "")).lower() or ln.get("kind") == "host" for ln in links):
+        return "pcie"
+    return "nvlink"
+
+
+def situation_of(est) -> dict:
+    """The situation of an estimate that changes its error: GPUs working on one step (tp × pp),
+    the link between them, quantized weights or KV cache."""
+    par, prec = est.parallel, est.precision
+    several = par["tp"] * par["pp"] > 1
+    quant = prec["weight_bits"] < 16 or prec["kv_cache_dtype"] not in ("bf16", "fp16", "fp32")
+    return {"gpus": "several" if several else "1", "link": _link_class(est.comm) if several else "",
+            "quantized": "quantized" if quant else "16-bit", "batch": est.workload["batch_per_replica"]}
+
+
+def cell_keys(regime: str, situation: dict) -> list[str]:
+    """Most specific first; the first cell the data file holds is used. The last two pool every
+    regime's residuals (of this GPU count, then of all): a regime measured by one source only
+    borrows the spread of all sources rather than that one source's."""
+    g, link, q = situation.get("gpus", "1"), situation.get("link", ""), situation.get("quantized", "16-bit")
+    keys = [f"{regime}|{g}|{link}|{q}", f"{regime}|{g}|{link}", f"{regime}|{g}", regime, f"all|{g}", "all"]
+    return list(dict.fromkeys(keys))
+
+
+@lru_cache(maxsize=1)
+def _data() -> dict:
+    return tomllib.loads((resources.files("roofline") / "data" / "uncertainty.toml").read_text())
+
+
+def quantile(qs: list[float], levels: list[float], p: float) -> float:
+    """Linear interpolation in the stored quantiles."""
+    for i in range(len(levels) - 1):
+        if levels[i] <= p <= levels[i + 1]:
+            t = (p - levels[i]) / (levels[i + 1] - levels[i])
+            return qs[i] + t * (qs[i + 1] - qs[i])
+    raise RooflineError(f"no stored quantile at {p}")
+
+
+def bounds(metric: str, situation: dict, level: float = 0.8, cells: dict | None = None) -> dict | None:
+    """Multipliers of an estimated figure that give its `level` interval: low = value × low_factor,
+    high = value × high_factor (vectorizable: the same for every value of one regime and situation);
+    None where no measurement backs one."""
+    if metric not in FIGURES:
+        raise RooflineError(f"no interval for {metric!r}: one of {', '.join(FIGURES)}")
+    if level not in LEVELS:
+        raise RooflineError(f"interval level must be one of {', '.join(map(str, LEVELS))}, got {level!r}")
+    data = cells if cells is not None else _data()
+    regime = situation.get("regime") or figure_regime(metric, int(situation.get("batch", 1)))
+    key = next((k for k in cell_keys(regime, situation) if k in data["cells"]), None)
+    if key is None:
+        return None
+    cell, levels = data["cells"][key], data["levels"]
+    q_lo, q_hi = quantile(cell["quantiles"], levels, (1 - level) / 2), quantile(cell["quantiles"], levels, (1 + level) / 2)
+    lo, hi = math.exp(-q_hi), math.exp(-q_lo)  # measured time = estimate · e^(−r)
+    if not FIGURES[metric]:
+        lo, hi = math.exp(q_lo), math.exp(q_hi)  # a rate: the reciprocal
+    return {"low_factor": lo, "high_factor": hi, "level": level, "regime": regime, "basis": key, "rows": cell["rows"]}
+
+
+def interval(metric: str, value: float, situation: dict, level: float = 0.8, cells: dict | None = None) -> dict | None:
+    """The `level` interval around an estimated figure, or None where no measurement backs one.
+
+    metric: `ttft_s`, `tpot_s`, `e2e_latency_s` or `output_tokens_per_s`; situation: from
+    `situation_of`, or a dict with `gpus` ('1'/'several'), `link` ('nvlink'/'pcie'/'network'),
+    `quantized` ('quantized'/'16-bit'), `batch`, and optionally `regime` (e.g. 'online serving')."""
+    b = bounds(metric, situation, level, cells)
+    if b is None or value is None or not math.isfinite(value) or value <= 0:
+        return None
+    return {"low": value * b["low_factor"], "high": value * b["high_factor"], "level": level,
+            "regime": b["regime"], "basis": b["basis"], "rows": b["rows"]}
+
+
+def ranges(est, level: float = 0.8) -> dict[str, dict | None]:
+    """`<figure>_range` for TTFT, TPOT, end-to-end latency and output tokens/s of one Estimate."""
+    sit = situation_of(est)
+    return {f"{k}_range": interval(k, getattr(est, k), sit, level) for k in FIGURES}
