@@ -268,3 +268,26 @@ def test_fuzzed_configs_end_in_an_error_or_a_sane_estimate(raw):
     except RooflineError:
         return
     assert_sane(est.to_dict())
+
+
+# --- the fuzz of Python API arguments: wrong types and values end in RooflineError ---
+
+ANY = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.sampled_from([0, 2**40, 10**30]),
+                st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=6),
+                st.sampled_from(["fp8", "int4", "auto", "ib-ndr", "mtp", "ngram", "a100", "1e400", "4.5"]),
+                st.lists(st.sampled_from(["fp8", 1, None]), max_size=2), st.dictionaries(st.text(max_size=2), st.integers(), max_size=1))
+API_ARGS = ["tp", "pp", "dp", "dtype", "weight_dtype", "kv_cache_dtype", "activation_dtype", "weight_bits", "batch_size",
+            "input_len", "output_len", "gpu_memory_utilization", "ideal", "num_gpus", "gpus_per_node", "inter_node_link",
+            "enable_expert_parallel", "micro_batches", "speculative_model", "num_speculative_tokens", "acceptance_rate"]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=st.sampled_from(["llama-2-7b", "mixtral-8x7b", "deepseek-v2-lite"]),
+       kwargs=st.dictionaries(st.sampled_from(API_ARGS), ANY, max_size=3))
+def test_fuzzed_api_arguments_end_in_an_error_or_a_sane_estimate(model, kwargs):
+    try:
+        est = roofline.estimate(model, "h100", **kwargs)
+    except RooflineError as e:
+        assert "\n" not in str(e) and "errors.pydantic.dev" not in str(e), str(e)
+        return
+    assert_sane(est.to_dict())

@@ -33,6 +33,9 @@ COMMANDS = [
     ["estimate", "--help"],
     ["parallel", "--help"],
     ["plot", "--help"],
+    ["prices"],
+    ["simulate", "--help"],
+    ["plan", "--help"],
 ]
 
 

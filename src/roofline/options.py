@@ -42,6 +42,12 @@ OPTIONS: tuple[Option, ...] = (
            "GPU's NVLink domain, at least 8.", ("--gpus-per-node",), "GPUs"),
     Option("inter_node_link", Optional[str], None, "Network between nodes (data/links.toml key: ib-hdr, ib-ndr, "
            "ib-xdr, roce-100, roce-200, roce-400); default: the GPU's usual one.", ("--inter-node-link",)),
+    Option("intra_node_link", Optional[str], None, "What the GPUs of one server talk over: nvswitch (default where "
+           "the GPU has one), nvlink-bridge (2-GPU pairs of PCIe cards), pcie-gen4, pcie-gen5, pcie-gen4-no-p2p, "
+           "pcie-gen5-no-p2p (PCIe cards default to plain PCIe).", ("--intra-node-link",)),
+    Option("split_mode", str, "tensor", "How GPUs share the model: `tensor` (the -tp/-pp splits above) or `layer` "
+           "(llama.cpp's and ExLlamaV2's default: whole layers per GPU, run one after another; memory divides, a "
+           "single stream gets no speed-up).", ("--split-mode",)),
     Option("num_micro_batches", Optional[int], None, "Pipeline micro-batches per step; default min(batch per "
            "replica, pp).", ("--num-micro-batches",), "", "micro_batches"),
     Option("speculative_model", Optional[str], None, "Speculative decoding drafter: a model sharing the target's "
@@ -72,4 +78,4 @@ OPTIONS: tuple[Option, ...] = (
 BY_NAME = {o.name: o for o in OPTIONS}
 # What `roofline parallel` chooses itself rather than takes as options.
 PARALLEL_OWN = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "enable_expert_parallel",
-                "num_gpus", "num_micro_batches")
+                "num_gpus", "num_micro_batches", "split_mode")

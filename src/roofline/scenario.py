@@ -72,6 +72,7 @@ class _Scenario(BaseModel):
         return dict(tp=self.tensor_parallel_size, pp=self.pipeline_parallel_size, dp=self.data_parallel_size,
                     enable_expert_parallel=self.enable_expert_parallel, num_gpus=self.num_gpus,
                     gpus_per_node=self.gpus_per_node, inter_node_link=self.inter_node_link,
+                    intra_node_link=self.intra_node_link, split_mode=self.split_mode,
                     micro_batches=self.num_micro_batches, speculative_model=self.speculative_model,
                     num_speculative_tokens=self.num_speculative_tokens, acceptance_rate=self.acceptance_rate,
                     dtype=self.dtype, weight_dtype=self.weight_dtype, weight_bits=self.weight_bits,
@@ -100,6 +101,18 @@ class _Scenario(BaseModel):
 Scenario = create_model("Scenario", __base__=_Scenario, __module__=__name__,
                         **{o.name: _field(o) for o in OPTIONS})
 FIELDS = dict(Scenario.model_fields)
+
+
+def estimate(model, gpu=DEFAULT_GPU, *, profile=None, **options):
+    """Memory, TTFT, TPOT, throughput and what bounds them, for `model` served on `gpu`.
+
+    `model`: catalog name, alias, HF repo id, path to a config.json, or a ModelSpec.
+    `gpu`: catalog name or alias (`h100`, `a100`), or a GPU spec. Memory figures are per GPU.
+    `options` are the fields of `roofline.Scenario` (the CLI's long option names with
+    underscores, or the short `tp`, `pp`, `dp`, `micro_batches`); `profile` a calibration profile
+    (roofline.Profile) replacing the default empirical factors.
+    """
+    return Scenario.of(model, gpu, **options).estimate(profile=profile)
 
 
 

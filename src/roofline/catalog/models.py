@@ -117,7 +117,7 @@ def active_params(m: ModelSpec) -> dict:
 def model_summary(name: str) -> dict:
     """One catalog model's row for `roofline models --json` and the web API: counts, shapes, KV size."""
     from ..cost.params import count_params
-    from ..estimates.memory import kv_bytes_per_token
+    from ..cost.kv import kv_bytes_per_token
     from ..specs.dtypes import DTYPES
     from ..specs.parallel import Parallel
     from ..specs.precision import Precision

@@ -65,7 +65,8 @@ def _render(a: dict, level: float) -> None:
     from rich.table import Table
 
     from ..units import fmt_time
-    from .render import console
+    from .render import console as make_console
+    console = make_console()
 
     w = a["workload"]
     console.print(f"[bold]{escape(a['model'])}[/bold] on {a['parallel']['num_gpus']} × {escape(a['gpu'])} · "

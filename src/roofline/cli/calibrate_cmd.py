@@ -36,7 +36,8 @@ def _render(r: dict) -> None:
     from rich.markup import escape
 
     from ..units import fmt_rate, fmt_time
-    from .render import console
+    from .render import console as make_console
+    console = make_console()
 
     m = r["measured"]
     console.print(f"[bold]{escape(r['device']['name'])}[/bold] ({escape(r['device'].get('catalog_gpu') or 'no catalog match')})")

@@ -47,7 +47,8 @@ def _render(r: dict, output: str | None) -> None:
     from rich.markup import escape
 
     from ..units import fmt_time
-    from .render import console
+    from .render import console as make_console
+    console = make_console()
 
     console.print(f"[bold]{escape(r['model'])}[/bold] (random weights, {r['dtype']}) on {escape(r['device'])} · batch "
                   f"{r['batch_size']} · {r['input_len']} in / {r['output_len']} out · CUDA graphs {'on' if r['cuda_graphs'] else 'off'}")

@@ -16,21 +16,18 @@ ObjectiveOpt = Annotated[str, typer.Option(
     "--objective", help="Rank fitting splits by `throughput` (output tokens/s) or `latency` (end-to-end per request).")]
 MaxTtftOpt = Annotated[Optional[float], typer.Option("--max-ttft", help="Latency target: longest acceptable TTFT, seconds.")]
 MaxTpotOpt = Annotated[Optional[float], typer.Option("--max-tpot", help="Latency target: longest acceptable time per output token, seconds.")]
-IntraOpt = Annotated[Optional[str], typer.Option(
-    "--intra-node-link", help="What joins the GPUs of one server: nvswitch (default where the GPU has one), nvlink-bridge "
-    "(2-GPU pairs of PCIe cards), pcie-gen4, pcie-gen5, pcie-gen4-no-p2p, pcie-gen5-no-p2p (PCIe cards default to plain PCIe).")]
 NoEpOpt = Annotated[bool, typer.Option("--no-expert-parallel", help="MoE models: do not try expert-parallel splits.")]
 
 
 def parallel(model: str, gpu: str, num_gpus, objective: str, max_ttft, max_tpot, no_expert_parallel: bool,
-             json_out: bool, intra_node_link=None, **values) -> None:
+             json_out: bool, **values) -> None:
     import json
 
     from ..estimates.parallel_plan import plan as make_plan
 
     options = {k: v for k, v in scenario_values(values).items() if k not in PARALLEL_OWN}
     p = make_plan(model, gpu, num_gpus=num_gpus, objective=objective, max_ttft=max_ttft, max_tpot=max_tpot,
-                  allow_ep=not no_expert_parallel, intra_node_link=intra_node_link, **options)
+                  allow_ep=not no_expert_parallel, **options)
     if json_out:
         typer.echo(json.dumps(p.to_dict(), indent=2))
         return
@@ -42,7 +39,7 @@ def register(app: typer.Typer) -> None:
     params = [model_argument(), *scenario_params(exclude=PARALLEL_OWN, overrides={"gpu": gpu}),
               param("num_gpus", NumGpusOpt, None), param("objective", ObjectiveOpt, "throughput"),
               param("max_ttft", MaxTtftOpt, None), param("max_tpot", MaxTpotOpt, None),
-              param("no_expert_parallel", NoEpOpt, False), param("intra_node_link", IntraOpt, None),
+              param("no_expert_parallel", NoEpOpt, False),
               param("json_out", JsonOpt, False)]
     app.command("parallel", help="Compare every tensor/pipeline/data(/expert)-parallel split of MODEL over N GPUs and "
                 "recommend one.")(command(parallel, params))

@@ -27,19 +27,18 @@ def register(app: typer.Typer) -> None:
 
 
 def _render(table: dict) -> None:
-    from rich import box
     from rich.markup import escape
-    from rich.table import Table
 
-    from .render import console
+    from .layout import console as new_console
+    from .layout import table as compact_table
 
-    t = Table(box=box.SIMPLE_HEAD)
-    for col in ("GPU", "$/GPU-hour", "providers", "range", "observed", "source"):
-        t.add_column(col, justify="right" if col in ("$/GPU-hour", "providers") else "left", no_wrap=col != "source")
+    console = new_console()
+    # the source wraps under its price rather than being cut: every column folds, none drops text
+    t = compact_table("GPU", "$/GPU-hour", "providers", "range", "observed", "source", right=("$/GPU-hour", "providers"))
     for p in sorted(table.values(), key=lambda p: p.usd_per_gpu_hour):
         rng = f"{p.low:.2f}–{p.high:.2f}" if p.low is not None and p.low != p.high else "-"
         t.add_row(p.gpu, f"{p.usd_per_gpu_hour:.2f}", str(p.providers or "-"), rng, escape(p.observed or "-"),
-                  escape(p.source[:90] + ("…" if len(p.source) > 90 else "")))
+                  escape(p.source))
     console.print(t)
     console.print("Defaults: the median on-demand list price across providers (shared/reference/prices.md). "
                   "Cost per million tokens = $/GPU-hour × GPUs ÷ (tokens/s × 3600) × 10⁶.")

@@ -11,7 +11,22 @@ from rich.markup import escape
 
 from ..estimates.result import Estimate
 from ..units import fmt_bw, fmt_bytes, fmt_count, fmt_flops, fmt_num, fmt_rate, fmt_time
-from .layout import chunks_that_fit, console, fits, say, table
+from .layout import chunks_that_fit, fits, say, table
+from .layout import console as new_console
+
+class _LiveConsole:
+    """`render.console` for the commands that print with it: a console made at each use, so that
+    it takes the width of the terminal (or $COLUMNS) of the moment, not of the import. Call it for
+    a console (`console()`), or print with it directly (`console.print`)."""
+
+    def __call__(self):
+        return new_console()
+
+    def __getattr__(self, name):
+        return getattr(new_console(), name)
+
+
+console = _LiveConsole()
 
 IF_IT_FIT = "*"
 IF_IT_FIT_LEGEND = f"[dim]{IF_IT_FIT} if it fit: the workload does not fit there, so these figures are hypothetical[/dim]"
@@ -42,7 +57,7 @@ def _rate(x: float) -> str:
 
 
 def estimate(e: Estimate) -> None:
-    con = console()
+    con = new_console()
     w, p = e.workload, e.parallel
     con.print(f"[bold]{e.model['name']}[/bold] on {_gpu_label(e)}{_split(p)}" + (" · ideal roofline" if e.ideal else ""))
     say(con, f"{e.precision['label']} · batch {w['batch_size']} · {w['input_len']} in / {w['output_len']} out tokens")
@@ -61,6 +76,11 @@ def estimate(e: Estimate) -> None:
         ("End to end", f"{fmt_time(e.e2e_latency_s)} · output throughput (static batch) {_rate(e.output_tokens_per_s)} tokens/s"
                        + (f" ({_rate(e.output_tokens_per_s / p['num_gpus'])} per GPU)" if p["num_gpus"] > 1 else "")),
     ]
+    if e.cost:
+        c = e.cost
+        timed.append(("Cost", f"${c['usd_per_million_output_tokens']:,.3g} per million output tokens at "
+                      f"${c['usd_per_gpu_hour']:.2f}/GPU-hour × {c['num_gpus']} (median on-demand price, "
+                      f"{c['price_observed']}; `roofline prices`)"))
     if pf.comm_s or dc.comm_s:
         links = [f"{k.split('_')[0]}: {v['name']} at {fmt_bw(v['bandwidth'])}" for k, v in e.comm.items() if v]
         timed.append(("Communication", f"prefill {fmt_time(pf.comm_s)} · decode {fmt_time(dc.comm_s)} per step"
@@ -141,7 +161,7 @@ def _comparison_transposed(results: list[Estimate]):
 
 
 def comparison(results: list[Estimate]) -> None:
-    con = console()
+    con = new_console()
     e0 = results[0]
     w = e0.workload
     con.print(f"[bold]{e0.model['name']}[/bold] · batch {w['batch_size']} · {w['input_len']} in / {w['output_len']} out tokens"
@@ -165,7 +185,7 @@ def comparison(results: list[Estimate]) -> None:
 
 
 def ops_table(e: Estimate) -> None:
-    con = console()
+    con = new_console()
     for phase in dict.fromkeys(o.phase for o in e.ops):
         t = table("operator", "layers", "×", "FLOPs", "bytes", "FLOP/B", "time", "bound",
                   right=("×", "FLOPs", "bytes", "FLOP/B", "time"),
@@ -177,7 +197,7 @@ def ops_table(e: Estimate) -> None:
 
 
 def explain(e: Estimate) -> None:
-    con = console()
+    con = new_console()
     trace = e.explain()
     con.print(f"\n[bold]Working[/bold] ({e.model['name']} on {e.gpu['name']})")
     for section, steps in trace.sections().items():
@@ -228,7 +248,7 @@ def _gpus_stacked(gpus):
 
 
 def gpus_table(gpus) -> None:
-    con = console()
+    con = new_console()
     wide = _gpus_wide(gpus)
     con.print(wide if fits(con, wide) else _gpus_stacked(gpus))
 
@@ -258,7 +278,7 @@ def _models(rows: list[dict], narrow: bool):
 
 
 def models_table(rows: list[dict]) -> None:
-    con = console()
+    con = new_console()
     wide = _models(rows, narrow=False)
     con.print(wide if fits(con, wide) else _models(rows, narrow=True))
 
@@ -268,11 +288,11 @@ def key_values(title: str, rows: list[tuple[str, str]]) -> None:
     t.columns[0].style = "bold"
     for k, v in rows:
         t.add_row(escape(k), escape(v))
-    console().print(t)
+    new_console().print(t)
 
 
 def formulas_table(items) -> None:
-    con = console()
+    con = new_console()
     for f in items:
         con.print(f"[bold]{escape(f.name)}[/bold]: {escape(f.formula)}")
         say(con, f"= {f.example}", markup=False)

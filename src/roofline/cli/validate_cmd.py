@@ -35,7 +35,8 @@ def _render(v: dict) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from .render import console
+    from .render import console as make_console
+    console = make_console()
 
     t = Table(box=box.SIMPLE_HEAD)
     for col in ("case", "model", "GPU", "metric", "measured", "predicted", "error", f"{v['level']:.0%} range", "in range"):

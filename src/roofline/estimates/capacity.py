@@ -21,8 +21,32 @@ from .search import first_true, last_true
 from .speculative import draft_kv_bytes, draft_weights_bytes
 from .splits import SEARCH, Split, splits
 
-MAX_BATCH = 10_000_000
-MAX_TOKENS = 100_000_000
+from .limits import MAX_BATCH, MAX_TOKENS  # noqa: F401  (re-exported)
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """The capacity questions at this workload, answered from the memory function."""
+
+    max_batch_size: int  # all replicas; 0: not even one sequence fits
+    max_context_len: int  # prompt + output per sequence, capped by the model's context window
+    max_context_len_by_memory: int
+    min_gpus: int | None  # None: more than 4096
+    min_gpus_tp: int | None
+    min_gpus_pp: int | None
+    min_gpus_dp: int | None
+    min_gpus_ep: int | None
+
+    def __getitem__(self, key: str):  # mapping-style access, as in the JSON
+        return self.to_dict()[key]
+
+    def to_dict(self) -> dict:
+        return {"max_batch_size": self.max_batch_size, "max_context_len": self.max_context_len,
+                "max_context_len_by_memory": self.max_context_len_by_memory, "min_gpus": self.min_gpus,
+                "min_gpus_tp": self.min_gpus_tp, "min_gpus_pp": self.min_gpus_pp, "min_gpus_dp": self.min_gpus_dp,
+                "min_gpus_ep": self.min_gpus_ep}
+
+
 
 
 def memory_parts(s, par: Parallel, batch, input_len, output_len) -> tuple:
@@ -124,3 +148,29 @@ def critical_batch(s) -> int | None:
         return comp >= mem
 
     return first_true(compute_bound, 1, 2**22, coarse=96)
+
+
+def engine_kv_capacity(s: Setup, engine: str = "vllm"):
+    """The KV cache an engine would allot at its defaults (vLLM's formula): the user's
+    --gpu-memory-utilization when given, the engine's own fraction otherwise; a draft's weights held."""
+    from .kv_capacity import kv_capacity_for
+
+    util = s.capacity / s.gpu.memory_bytes
+    overrides = {"gpu_memory_utilization": util} if util < 1.0 else None
+    extra = draft_weights_bytes(s.speculative, s.prec, s.par) if s.speculative is not None else 0.0
+    return kv_capacity_for(s, engine=engine, overrides=overrides, extra_bytes=extra)
+
+
+def capacity_of(s: Setup, trace: Trace | None = None) -> Capacity:
+    by_memory = longest_context(s)
+    window = s.model.max_position_embeddings
+    fewest = fewest_gpus(s)
+    sp = fewest.split if fewest else None
+    return Capacity(
+        max_batch_size=largest_batch(s, trace),
+        max_context_len=min(by_memory, window) if window else by_memory,
+        max_context_len_by_memory=by_memory,
+        min_gpus=fewest.num_gpus if fewest else None,
+        min_gpus_tp=sp.tp if sp else None, min_gpus_pp=sp.pp if sp else None,
+        min_gpus_dp=sp.dp if sp else None, min_gpus_ep=sp.ep if sp else None,
+    )

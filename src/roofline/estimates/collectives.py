@@ -32,6 +32,14 @@ import numpy as np
 from ..cost.ops import Num
 from ..units import fmt_bytes, fmt_time
 
+
+@dataclass(frozen=True)
+class CommLink:
+    name: str
+    bandwidth: float  # achievable B/s per direction for the collective
+    latency: float  # s: a small all-reduce over the group (the algorithm's latency term)
+    algorithms: "object | None" = None  # collectives.Algorithms: per-algorithm latency model; None: `latency` flat
+
 _FILE = resources.files("roofline") / "data" / "collectives.toml"
 
 

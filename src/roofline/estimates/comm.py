@@ -24,8 +24,7 @@ from ..catalog.links import get_link
 from ..errors import RooflineError
 from ..specs.hardware import GPU, Link
 from ..units import fmt_bw, fmt_bytes, fmt_time
-from .collectives import Algorithms
-from .timing import CommLink
+from .collectives import Algorithms, CommLink
 
 # Bytes moved per GPU by a ring collective, as a multiple of the message (Patarasuk & Yuan 2009 for
 # the bandwidth-optimal all-reduce: reduce-scatter + all-gather, each (n−1)/n of the data).

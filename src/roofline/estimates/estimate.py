@@ -7,44 +7,27 @@ batch's batch × output_len / e2e.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-
-import numpy as np
 
 from ..catalog import get_gpu, get_model
 from ..catalog.factors import Profile, default_profile
 from ..cost.params import count_params
 from ..errors import RooflineError
-from ..explain import Trace
 from ..specs.hardware import GPU
 from ..specs.model import ModelSpec
 from ..specs.parallel import Parallel
 from ..specs.precision import Precision, resolve_precision
-from ..units import fmt_bytes, fmt_flops, fmt_num, fmt_rate, fmt_time
-from . import capacity as cap
-from .capacity import MAX_BATCH, MAX_TOKENS
-from .comm import collective_working
+from ..units import fmt_bytes
 from .evaluation import Evaluation, evaluate
-from .memory import Memory, kv_bytes_per_token, memory
-from .pipeline import micro_batches as pipeline_micro_batches
-from .result import Capacity, Estimate, OpRow
-from .scaleout import comm_doc, describe_parallel, describe_results, notes as scale_notes, parallel_doc, pipeline_doc
+from .limits import MAX_BATCH, MAX_TOKENS, check_count  # noqa: F401  (re-exported)
+from .memory import Memory, kv_bytes_per_token
+from .pipeline import micro_batches_for
+from .result import Estimate
+from .scaleout import comm_doc, notes as scale_notes, parallel_doc, pipeline_doc
 from .speculative import SpecConfig
 from .speculative import resolve as resolve_speculative
 from .split import replica_batch, resolve_split
-from .timing import Roofs, StepTime, describe_roofs, link_for, roofs
-
-
-def check_count(name: str, value, *, minimum: int = 1, maximum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) or (isinstance(value, float) and not value.is_integer()):
-        raise RooflineError(f"{name} must be a whole number, got {value!r}")
-    v = int(value)
-    if v < minimum:
-        raise RooflineError(f"{name} must be at least {minimum}, got {v}")
-    if v > maximum:
-        raise RooflineError(f"{name} = {v} is beyond any real workload (max {maximum:,})")
-    return v
+from .timing import Roofs, roofs
 
 
 @dataclass(frozen=True)
@@ -72,7 +55,7 @@ class Setup:
 def setup(model, gpu, *, tp=1, pp=1, dp=1, ep=1, dtype=None, weight_dtype=None, kv_cache_dtype=None,
           activation_dtype=None, weight_bits=None, batch_size=1, input_len=1024, output_len=256,
           ideal=False, gpus_per_node=None, gpu_memory_utilization=1.0, num_gpus=None, inter_node_link=None,
-          enable_expert_parallel=False, micro_batches=None, speculative_model=None, num_speculative_tokens=None,
+          intra_node_link=None, split_mode="tensor", enable_expert_parallel=False, micro_batches=None, speculative_model=None, num_speculative_tokens=None,
           acceptance_rate=None, profile: Profile | None = None) -> Setup:
     m = model if isinstance(model, ModelSpec) else get_model(model)
     if isinstance(gpu, GPU):
@@ -85,28 +68,17 @@ def setup(model, gpu, *, tp=1, pp=1, dp=1, ep=1, dtype=None, weight_dtype=None, 
     if not (isinstance(gpu_memory_utilization, (int, float)) and 0 < gpu_memory_utilization <= 1):
         raise RooflineError(f"--gpu-memory-utilization must be in (0, 1], got {gpu_memory_utilization!r}")
     par = resolve_split(m, g, tp=tp, pp=pp, dp=dp, ep=ep, num_gpus=num_gpus, gpus_per_node=gpus_per_node,
-                        inter_node_link=inter_node_link, enable_expert_parallel=enable_expert_parallel)
+                        inter_node_link=inter_node_link, enable_expert_parallel=enable_expert_parallel,
+                        intra_node_link=intra_node_link, split_mode=split_mode)
     spec = resolve_speculative(m, speculative_model, num_speculative_tokens, acceptance_rate, pp=par.pp)
     per_replica = replica_batch(batch, par.dp)
     if par.pp == 1 and micro_batches not in (None, 1):
         raise RooflineError("--num-micro-batches applies to pipeline parallelism (--pipeline-parallel-size > 1)")
-    mbs = pipeline_micro_batches(per_replica, par.pp, micro_batches) if par.pp > 1 else 1
+    mbs = micro_batches_for(par.split_mode, per_replica, par.pp, micro_batches)
     prec = resolve_precision(g, dtype, weight_dtype, kv_cache_dtype, activation_dtype, weight_bits, checkpoint=m.quantization)
     pf = profile or default_profile()
     return Setup(m, g, query, prec, par, per_replica, L, out, bool(ideal), g.memory_bytes * gpu_memory_utilization,
                  roofs(g, prec, par, ideal, pf), batch, mbs, micro_batches, spec, pf)
-
-
-def op_rows(phase: str, st: StepTime) -> list[OpRow]:
-    rows = []
-    for t in st.ops:
-        c, mem, ov, cm = float(t.compute), float(t.memory), float(t.overhead), float(t.comm)
-        bound = "communication" if t.op.unit == "comm" else ("compute" if c >= mem else "memory")
-        if t.op.unit != "comm" and ov > max(c, mem):
-            bound = "overhead"
-        rows.append(OpRow(phase, t.op.name, t.op.group, t.op.count, float(t.op.flops) * t.op.count,
-                          float(t.op.bytes) * t.op.count, float(t.total) * t.op.count, bound))
-    return rows
 
 
 def _describe_model(m: ModelSpec) -> dict:
@@ -116,19 +88,6 @@ def _describe_model(m: ModelSpec) -> dict:
         "active_params_excluding_embedding": p.active_excluding_embedding, "layers": m.num_layers,
         "hidden_size": m.hidden_size, "attention": m.kv_kind, "moe": m.is_moe,
     }
-
-
-def estimate(model, gpu="a100-sxm-80gb", *, profile: Profile | None = None, **options) -> Estimate:
-    """Memory, TTFT, TPOT, throughput and what bounds them, for `model` served on `gpu`.
-
-    `model`: catalog name, alias, HF repo id, path to a config.json, or a ModelSpec.
-    `gpu`: catalog name or alias (`h100`, `a100`), or a GPU spec. Memory figures are per GPU.
-    `options` are the fields of `roofline.Scenario` (the CLI's long option names with
-    underscores, or the short `tp`, `pp`, `dp`, `micro_batches`); `profile` a calibration profile.
-    """
-    from ..scenario import Scenario
-
-    return Scenario.of(model, gpu, **options).estimate(profile=profile)
 
 
 def point_memory(s: Setup, ev: Evaluation) -> Memory:
@@ -166,36 +125,3 @@ def run(s: Setup) -> Estimate:
         speculative=ev.spec.to_dict() if ev.spec is not None else None,
         setup=s, evaluation=ev,
     )
-
-
-def engine_kv_capacity(s: Setup, engine: str = "vllm"):
-    """The KV cache an engine would allot at its defaults (vLLM's formula): the user's
-    --gpu-memory-utilization when given, the engine's own fraction otherwise; a draft's weights held."""
-    from .kv_capacity import kv_capacity_for
-    from .speculative import draft_weights_bytes
-
-    util = s.capacity / s.gpu.memory_bytes
-    overrides = {"gpu_memory_utilization": util} if util < 1.0 else None
-    extra = draft_weights_bytes(s.speculative, s.prec, s.par) if s.speculative is not None else 0.0
-    return kv_capacity_for(s, engine=engine, overrides=overrides, extra_bytes=extra)
-
-
-def capacity_of(s: Setup, trace: Trace | None = None) -> Capacity:
-    by_memory = cap.longest_context(s)
-    window = s.model.max_position_embeddings
-    fewest = cap.fewest_gpus(s)
-    sp = fewest.split if fewest else None
-    return Capacity(
-        max_batch_size=cap.largest_batch(s, trace),
-        max_context_len=min(by_memory, window) if window else by_memory,
-        max_context_len_by_memory=by_memory,
-        min_gpus=fewest.num_gpus if fewest else None,
-        min_gpus_tp=sp.tp if sp else None, min_gpus_pp=sp.pp if sp else None,
-        min_gpus_dp=sp.dp if sp else None, min_gpus_ep=sp.ep if sp else None,
-    )
-
-
-def traced(s: Setup) -> Trace:
-    from .working import trace_estimate
-
-    return trace_estimate(s)

@@ -24,7 +24,7 @@ from ..cost.graph import step_ops
 from ..explain import Trace
 from .memory import activation_bytes, kv_cache_bytes, weight_split
 from .pipeline import Schedule, schedule
-from .result import PhaseParts
+from .phases import PhaseParts
 from .speculative import SpecResult
 from .speculative import evaluate as evaluate_speculative
 from .timing import StepTime, time_step

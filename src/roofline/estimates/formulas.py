@@ -14,7 +14,7 @@ from ..cost.params import count_params
 from ..specs.parallel import Parallel
 from ..specs.precision import resolve_precision
 from ..units import GB, fmt_bw, fmt_bytes, fmt_num, fmt_rate, fmt_time
-from .estimate import estimate
+from ..scenario import estimate
 from .memory import kv_bytes_per_token
 
 

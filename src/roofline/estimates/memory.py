@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..cost.context import kv_tokens_held
+from ..cost.kv import kv_bytes_per_token  # noqa: F401  (re-exported)
 from ..cost.params import layer_params
 from ..explain import Trace
 from ..specs.model import Layer, ModelSpec
@@ -83,19 +84,6 @@ def weight_split(m: ModelSpec, par: Parallel) -> WeightSplit:
     head = 0.0 if m.tie_word_embeddings else m.vocab_size * m.hidden_size / par.tp
     ends = emb + head if par.pp == 1 else max(emb, head)
     return WeightSplit(q * per_stage, u * per_stage + ends + m.hidden_size, _add((), parts, per_stage))
-
-
-def kv_bytes_per_token(m: ModelSpec, p: Precision, par: Parallel, layer: Layer | None = None) -> float:
-    """KV bytes one token adds on one layer of this GPU (all layers of the stage if layer is None)."""
-    a = m.attention
-    s = Shard.of(m, par)
-    if a.mla:  # one latent plus one shared rope key, replicated on every tensor-parallel rank
-        per_layer = (a.mla.kv_lora_rank + a.mla.qk_rope_head_dim) * p.kv_cache.bytes
-    else:
-        per_layer = s.kv_heads * (a.head_dim + a.v_head_dim) * p.kv_cache.bytes
-    if layer is not None:
-        return per_layer
-    return per_layer * math.ceil(m.num_layers / par.pp)
 
 
 def kv_cache_bytes(m: ModelSpec, p: Precision, par: Parallel, batch: Num, tokens: Num) -> Num:

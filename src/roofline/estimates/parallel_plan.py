@@ -30,7 +30,8 @@ from ..specs.parallel import valid_tp
 from ..units import fmt_bw, fmt_bytes, fmt_time
 from .capacity import fewest_gpus
 from .comm import check_intra_node_link
-from .estimate import Estimate, check_count, estimate, run, setup
+from ..scenario import estimate
+from .estimate import Estimate, check_count, run, setup
 from .result import clean
 from .splits import SEARCH, Split, splits
 from .timing import roofs
@@ -117,20 +118,13 @@ class Plan:
 
 
 def _evaluate(m: ModelSpec, gpu: GPU, sp: Split, kwargs: dict, intra: str | None = None) -> Row:
-    """One split estimated. A layer split is the pipeline with one micro-batch; the split mode and the
-    intra-node link are fields of the resolved split (Parallel), set on the setup before it runs."""
-    from ..scenario import Scenario
-
+    """One split estimated, through the same Scenario as `roofline estimate` (a layer split is
+    `--split-mode layer` over the split's GPUs)."""
     layer = _mode(sp) == "layer"
+    split = dict(split_mode="layer", pp=sp.pp) if layer else dict(tp=sp.tp, pp=sp.pp, dp=sp.dp,
+                                                                  enable_expert_parallel=sp.ep > 1)
     try:
-        if not layer and intra is None:
-            e = estimate(m, gpu, tp=sp.tp, pp=sp.pp, dp=sp.dp, enable_expert_parallel=sp.ep > 1, **kwargs)
-        else:
-            s = Scenario.of(m, gpu, tp=sp.tp, pp=sp.pp, dp=sp.dp, enable_expert_parallel=sp.ep > 1,
-                            **({"micro_batches": 1} if layer else {}), **kwargs).setup()
-            update = {"intra_node_link": intra} if intra else {}
-            par = s.par.model_copy(update={**update, **({"split_mode": "layer"} if layer else {})})
-            e = run(dataclasses.replace(s, par=par, roofs=roofs(s.gpu, s.prec, par, s.ideal, s.profile)))
+        e = estimate(m, gpu, intra_node_link=intra, **split, **kwargs)
     except RooflineError as err:  # e.g. a split that leaves the node on a GPU with no network
         return Row(sp, None, str(err))
     return Row(sp, e)
@@ -249,7 +243,7 @@ def plan(model, gpu, *, num_gpus=None, objective="throughput", max_ttft=None, ma
     check_intra_node_link(g, intra)
     searched = num_gpus is None
     if searched:  # the same search as the estimate's "fewest GPUs": memory only, then estimate that count
-        fewest = fewest_gpus(setup(m, g, **kwargs), allow_ep)
+        fewest = fewest_gpus(setup(m, g, intra_node_link=intra, **kwargs), allow_ep)
         n = fewest.num_gpus if fewest else SEARCH[-1]
     else:
         n = check_count("--num-gpus", num_gpus, maximum=4096)

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import RooflineError
 from ..units import fmt_time
-from .result import PhaseParts
+from .phases import PhaseParts
 from .timing import StepTime
 
 

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from .capacity import Capacity
 from .memory import Memory
+from .phases import BOUNDS, OpRow, Phase, PhaseParts  # noqa: F401  (re-exported: the result types)
 
 
 def clean(x: Any) -> Any:
@@ -19,104 +21,6 @@ def clean(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return [clean(v) for v in x]
     return x
-
-
-@dataclass(frozen=True)
-class OpRow:
-    phase: str
-    name: str
-    group: str
-    count: int
-    flops: float
-    bytes: float
-    time_s: float  # all instances
-    bound: str  # compute | memory | overhead | communication
-
-    @property
-    def arithmetic_intensity(self) -> float:
-        return self.flops / self.bytes if self.bytes else float("inf")
-
-    def to_dict(self) -> dict:
-        return {
-            "phase": self.phase, "name": self.name, "group": self.group, "count": self.count,
-            "flops": self.flops, "bytes": self.bytes, "arithmetic_intensity": self.arithmetic_intensity,
-            "time_s": self.time_s, "bound": self.bound,
-        }
-
-
-@dataclass(frozen=True)
-class Phase:
-    time_s: float
-    flops: float
-    bytes: float
-    bound: str
-    compute_s: float  # time in compute-bound operators
-    memory_s: float  # time in memory-bound operators
-    overhead_s: float  # kernel launches and dequantization
-    comm_s: float  # collectives
-    bubble_s: float = 0.0  # pipeline parallelism: time the busiest stage waits for work
-
-    @property
-    def arithmetic_intensity(self) -> float:
-        return self.flops / self.bytes if self.bytes else 0.0
-
-    def to_dict(self) -> dict:
-        return {
-            "time_s": self.time_s, "flops": self.flops, "bytes": self.bytes,
-            "arithmetic_intensity": self.arithmetic_intensity, "bound": self.bound,
-            "compute_s": self.compute_s, "memory_s": self.memory_s, "overhead_s": self.overhead_s,
-            "comm_s": self.comm_s, "bubble_s": self.bubble_s,
-        }
-
-
-BOUNDS = ("compute", "memory", "overhead", "communication")
-
-
-@dataclass(frozen=True)
-class PhaseParts:
-    """A phase's time and where it goes, as arrays over an evaluation's axes (0-d at one point)."""
-
-    time_s: Any
-    flops: Any
-    bytes: Any
-    compute_s: Any  # time in compute-bound operators
-    memory_s: Any  # time in memory-bound operators
-    overhead_s: Any  # kernel launches and dequantization
-    comm_s: Any  # collectives
-    bubble_s: Any = 0.0  # pipeline parallelism: time the busiest stage waits for work
-
-    def at(self, index=()) -> "Phase":
-        """The phase at one point of the axes (an index into the broadcast arrays)."""
-        import numpy as np
-
-        vals = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (
-            self.time_s, self.flops, self.bytes, self.compute_s, self.memory_s, self.overhead_s, self.comm_s, self.bubble_s)))
-        t, f, b, c, m, o, cm, bu = (float(v[index]) for v in vals)
-        parts = (c, m, o, cm)
-        return Phase(t, f, b, BOUNDS[parts.index(max(parts))], c, m, o, cm, bu)
-
-
-@dataclass(frozen=True)
-class Capacity:
-    """The capacity questions at this workload, answered from the memory function."""
-
-    max_batch_size: int  # all replicas; 0: not even one sequence fits
-    max_context_len: int  # prompt + output per sequence, capped by the model's context window
-    max_context_len_by_memory: int
-    min_gpus: int | None  # None: more than 4096
-    min_gpus_tp: int | None
-    min_gpus_pp: int | None
-    min_gpus_dp: int | None
-    min_gpus_ep: int | None
-
-    def __getitem__(self, key: str):  # mapping-style access, as in the JSON
-        return self.to_dict()[key]
-
-    def to_dict(self) -> dict:
-        return {"max_batch_size": self.max_batch_size, "max_context_len": self.max_context_len,
-                "max_context_len_by_memory": self.max_context_len_by_memory, "min_gpus": self.min_gpus,
-                "min_gpus_tp": self.min_gpus_tp, "min_gpus_pp": self.min_gpus_pp, "min_gpus_dp": self.min_gpus_dp,
-                "min_gpus_ep": self.min_gpus_ep}
 
 
 @dataclass(frozen=True)
@@ -144,7 +48,7 @@ class Estimate:
     @cached_property
     def ops(self) -> tuple[OpRow, ...]:
         """Every operator of the prefill and the decode step with its FLOPs, bytes, time and bound."""
-        from .estimate import op_rows
+        from .phases import op_rows
 
         ev = self.evaluation
         return tuple(op_rows("prefill", ev.prefill_step) + op_rows("decode", ev.decode_step))
@@ -173,16 +77,24 @@ class Estimate:
     @cached_property
     def capacity(self) -> Capacity:
         """Largest batch at this context, longest context at this batch, fewest GPUs that hold the workload."""
-        from .estimate import capacity_of
+        from .capacity import capacity_of
 
         return capacity_of(self.setup)
 
     @cached_property
     def kv_capacity(self):
         """The KV cache a serving engine (vLLM's rule, its defaults) allots, and the concurrency it holds."""
-        from .estimate import engine_kv_capacity
+        from .capacity import engine_kv_capacity
 
         return engine_kv_capacity(self.setup)
+
+    @cached_property
+    def cost(self) -> dict | None:
+        """$ per million input and output tokens at the GPU's built-in price (roofline prices); None
+        without a price or when the workload does not fit."""
+        from .costs import estimate_cost
+
+        return estimate_cost(self)
 
     @cached_property
     def critical_batch_size(self) -> int | None:
@@ -193,9 +105,15 @@ class Estimate:
     def explain(self):
         """The trace: every figure with its formula and the numbers substituted, recorded by
         re-running this estimate's evaluation with recording on."""
-        from .estimate import traced
+        from .working import trace_estimate
 
-        return traced(self.setup)
+        return trace_estimate(self)
+
+    @staticmethod
+    def _step_figures(st) -> dict:
+        """One (micro-)batch forward step: its physical limit (everything fused and overlapped) and
+        its operators' times summed one after another."""
+        return {"step_limit_s": float(st.limit_time), "step_per_op_sum_s": float(st.op_sum_time)}
 
     def to_dict(self, explain: bool = False) -> dict:
         n_gpus = self.parallel["num_gpus"]
@@ -208,12 +126,13 @@ class Estimate:
             "workload": self.workload,
             "ideal": self.ideal,
             "memory": {**self.memory.to_dict(), **self.capacity.to_dict(), "kv_capacity": self.kv_capacity.to_dict()},
-            "prefill": self.prefill.to_dict(),
+            "prefill": {**self.prefill.to_dict(), **self._step_figures(self.evaluation.prefill_step)},
             "decode": {
                 "time_per_token_s": self.tpot_s,
                 "tokens_per_s": self.decode_tokens_per_s,
                 "tokens_per_s_per_user": 1.0 / self.tpot_s,
                 **{k: v for k, v in self.decode.to_dict().items() if k != "time_s"},
+                **self._step_figures(self.evaluation.decode_step),
             },
             "ttft_s": self.ttft_s,
             "tpot_s": self.tpot_s,
@@ -226,6 +145,7 @@ class Estimate:
             "speculative": self.speculative,
             "ridge_point_flop_per_byte": self.ridge_point_flop_per_byte,
             "critical_batch_size": self.critical_batch_size,
+            "cost": self.cost,
             "notes": list(self.notes),
         }
         if explain:

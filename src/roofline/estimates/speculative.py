@@ -35,7 +35,7 @@ from ..specs.precision import Precision
 from ..units import fmt_bytes, fmt_time
 from .memory import kv_cache_bytes, weight_split
 from ..cost.ops import Num
-from .result import PhaseParts
+from .phases import PhaseParts
 from .timing import Roofs, StepTime, time_step
 
 MAX_SPECULATIVE_TOKENS = 64

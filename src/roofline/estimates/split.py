@@ -15,20 +15,27 @@ from ..errors import RooflineError
 from ..specs.hardware import GPU
 from ..specs.model import ModelSpec
 from ..specs.parallel import Parallel
+from .limits import MAX_SPLIT, check_count
 
-MAX_SPLIT = 4096
 
 
 def _count(name: str, value, maximum: int = MAX_SPLIT) -> int:
-    from .estimate import check_count
-
     return check_count(name, value, maximum=maximum)
 
 
 def resolve_split(m: ModelSpec, gpu: GPU, *, tp=1, pp=1, dp=1, ep=1, num_gpus=None, gpus_per_node=None,
-                  inter_node_link=None, enable_expert_parallel=False) -> Parallel:
+                  inter_node_link=None, enable_expert_parallel=False, intra_node_link=None,
+                  split_mode="tensor") -> Parallel:
+    from .comm import check_intra_node_link
+    from .pipeline import layer_split_sizes
+
+    if split_mode not in ("tensor", "layer"):
+        raise RooflineError(f"--split-mode must be tensor or layer, got {split_mode!r}")
     tp = _count("tensor-parallel size", tp)
     pp = _count("pipeline-parallel size", pp)
+    if split_mode == "layer":  # every GPU of the deployment holds whole layers: one stage each
+        tp, pp = layer_split_sizes(_count("--num-gpus", num_gpus) if num_gpus is not None else None, tp, pp)
+        num_gpus = None
     dp = _count("data-parallel size", dp)
     ep = _count("expert-parallel size", ep)
     if num_gpus is not None:
@@ -52,7 +59,8 @@ def resolve_split(m: ModelSpec, gpu: GPU, *, tp=1, pp=1, dp=1, ep=1, num_gpus=No
             raise RooflineError(f"--inter-node-link {inter_node_link} is a {link.kind} link; give a network link between "
                                 "nodes such as ib-hdr, ib-ndr, roce-100, roce-400")
         inter_node_link = link.name
-    par = Parallel(tp=tp, pp=pp, dp=dp, ep=ep, gpus_per_node=gpus_per_node, inter_node_link=inter_node_link or None)
+    par = Parallel(tp=tp, pp=pp, dp=dp, ep=ep, gpus_per_node=gpus_per_node, inter_node_link=inter_node_link or None,
+                   intra_node_link=check_intra_node_link(gpu, intra_node_link), split_mode=split_mode)
     par.check(m)
     return par
 

@@ -24,6 +24,7 @@ import numpy as np
 from ..catalog.factors import Profile, default_profile
 from ..catalog.links import get_link
 from ..cost.ops import Num, Op, n
+from .collectives import CommLink
 from ..specs.hardware import GPU, Link
 from ..specs.parallel import Parallel
 from ..specs.precision import Precision
@@ -48,14 +49,6 @@ class Roofs:
     ideal: bool = False  # a step's time is its fused limit, not the per-operator sum
     pp_link: "CommLink | None" = None
     ep_link: "CommLink | None" = None  # expert-parallel all-to-all over tp × dp GPUs
-
-
-@dataclass(frozen=True)
-class CommLink:
-    name: str
-    bandwidth: float  # achievable B/s per direction for the collective
-    latency: float  # s: a small all-reduce over the group (the algorithm's latency term)
-    algorithms: "object | None" = None  # collectives.Algorithms: per-algorithm latency model; None: `latency` flat
 
 
 def _vector_rate(gpu: GPU) -> float:

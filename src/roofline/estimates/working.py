@@ -14,7 +14,7 @@ from ..units import fmt_bytes, fmt_flops, fmt_num, fmt_rate, fmt_time
 from .comm import collective_working
 from .evaluation import evaluate
 from .memory import memory
-from .result import PhaseParts
+from .phases import PhaseParts
 from .scaleout import describe_parallel, describe_results
 from .timing import describe_roofs, link_for
 
@@ -63,10 +63,16 @@ def _op_lines(t: Trace, s, st) -> None:
               f"{fmt_time(float(ot.overhead))}", f"{fmt_time(float(ot.total))} ({which}-bound)")
 
 
-def _phase_total(t: Trace, label: str, name: str, ph) -> None:
+def _phase_total(t: Trace, label: str, name: str, ph, st=None, ideal: bool = False) -> None:
     ph = ph.at() if isinstance(ph, PhaseParts) else ph
-    t.add(name, "Σ op time × count", f"compute-bound {fmt_time(ph.compute_s)} + memory-bound {fmt_time(ph.memory_s)} + "
-          f"overhead {fmt_time(ph.overhead_s)} + comm {fmt_time(ph.comm_s)}", fmt_time(ph.time_s))
+    if ideal and st is not None:  # the physical limit: every operator fused and overlapped
+        from .timing import describe_limit
+
+        form, sub, res = describe_limit(st)
+        t.add(name, form, sub, res)
+    else:
+        t.add(name, "Σ op time × count", f"compute-bound {fmt_time(ph.compute_s)} + memory-bound {fmt_time(ph.memory_s)} + "
+              f"overhead {fmt_time(ph.overhead_s)} + comm {fmt_time(ph.comm_s)}", fmt_time(ph.time_s))
     t.add(f"{label} arithmetic intensity", "FLOPs / bytes", f"{fmt_flops(ph.flops)} / {fmt_bytes(ph.bytes)}",
           f"{ph.arithmetic_intensity:.3g} FLOP/B ({ph.bound}-bound)")
 
@@ -79,13 +85,13 @@ def _phases(t: Trace, s, ev) -> None:
         _op_lines(t, s, st)
         if s.par.pp > 1 or (s.speculative is not None and label != "prefill"):  # a schedule turns this step into the phase
             name = "one micro-batch through every stage" if s.par.pp > 1 else "plain decode step"
-            _phase_total(t, label, name, phase_parts(st))
+            _phase_total(t, label, name, phase_parts(st), st, s.ideal)
         else:
-            _phase_total(t, label, "TTFT (prefill)" if label == "prefill" else "decode step (TPOT)", final)
+            _phase_total(t, label, "TTFT (prefill)" if label == "prefill" else "decode step (TPOT)", final, st, s.ideal)
 
 
 def _results(t: Trace, s, est, ev) -> None:
-    from .estimate import capacity_of
+    from .capacity import capacity_of
 
     g, p, par = s.gpu, s.prec, s.par
     t.begin("results")
@@ -116,15 +122,15 @@ def _results(t: Trace, s, est, ev) -> None:
           f"{c.min_gpus} (tp={c.min_gpus_tp}, pp={c.min_gpus_pp}, dp={c.min_gpus_dp})" if c.min_gpus else "more than 4096")
 
 
-def trace_estimate(s) -> Trace:
-    from .estimate import run
-
+def trace_estimate(est) -> Trace:
+    """The trace of an estimate (roofline.Estimate), from its setup re-evaluated with recording on."""
+    s = est.setup
     t = Trace()
     _inputs(t, s)
     memory(s.model, s.prec, s.par, s.batch, s.input_len, s.output_len, s.capacity,
            s.profile.value("runtime_overhead_bytes"), trace=t)
     from . import kv_capacity
-    from .estimate import engine_kv_capacity
+    from .capacity import engine_kv_capacity
 
     t.begin("engine KV cache (continuous batching)")
     for line in kv_capacity.working(engine_kv_capacity(s)):
@@ -133,7 +139,6 @@ def trace_estimate(s) -> Trace:
     for line in describe_roofs(s.gpu, s.prec, s.roofs, s.ideal):
         t.add(*line)
     ev = evaluate(s, trace=t)
-    est = run(s)
     _phases(t, s, ev)
     for section, lines in describe_results(s, ev):
         t.begin(section)

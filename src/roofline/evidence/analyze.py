@@ -7,7 +7,7 @@ the measured time, FLOPs and bytes being the estimate's count of the work (per G
 
 from __future__ import annotations
 
-from ..estimates.estimate import estimate
+from ..scenario import estimate
 from .runs import MeasuredRun
 from .uncertainty import interval, situation_of
 

@@ -94,7 +94,7 @@ def measure(model: str, device_arg: str, *, batch_size: int = 1, input_len: int 
 
 
 def compare(m, gpu: str, r: dict, level: float) -> dict:
-    from ..estimates.estimate import estimate
+    from ..scenario import estimate
 
     est = estimate(m, get_gpu(gpu), batch_size=r["batch_size"], input_len=r["input_len"], output_len=r["output_len"],
                    dtype={"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[r["dtype"]])

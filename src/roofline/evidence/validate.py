@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import RooflineError
-from ..estimates.estimate import estimate
+from ..scenario import estimate
 from .uncertainty import interval, situation_of
 
 # metric -> (what it means, the estimate figure it is read from, how)
