@@ -78,6 +78,10 @@ def test_bad_config_files_are_one_line(tmp_path, content, words):
     assert words in one_line_error(cli("estimate", str(p)))
 
 
+def test_a_model_name_too_long_for_a_path_is_one_line():
+    assert "unknown model" in one_line_error(cli("estimate", "x" * 5000))
+
+
 def test_dev_zero_and_non_utf8_files_are_one_line(tmp_path):
     assert "larger than 16 MB" in one_line_error(cli("estimate", "/dev/zero"))
     p = tmp_path / "config.json"

@@ -291,3 +291,15 @@ def test_fuzzed_api_arguments_end_in_an_error_or_a_sane_estimate(model, kwargs):
         assert "\n" not in str(e) and "errors.pydantic.dev" not in str(e), str(e)
         return
     assert_sane(est.to_dict())
+
+
+@pytest.mark.parametrize("name, words", [
+    ("x" * 5000, "unknown model 'xxxx"), ("x" * 5000 + ".json", "File name too long"),
+    ("a\x00.json", "embedded null byte"), ("a\x00b", "unknown model"),
+])
+def test_names_no_file_system_accepts_are_one_line(name, words):
+    from roofline.catalog import get_model
+
+    with pytest.raises(RooflineError) as e:
+        get_model(name)
+    assert words in str(e.value) and len(str(e.value)) < 300

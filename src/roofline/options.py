@@ -72,6 +72,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("output_len", int, 256, "Generated tokens per sequence.", ("--output-len",), "tokens"),
     Option("gpu_memory_utilization", float, 1.0, "Fraction of GPU memory usable, in (0, 1] (vLLM's default is 0.9).",
            ("--gpu-memory-utilization",), "fraction"),
+    Option("calibration", Optional[str], None, "A calibration profile (TOML, from `roofline calibrate`): its measured "
+           "factors replace the defaults, for its own GPU. Not read by the web API.", ("--calibration",)),
     Option("ideal", bool, False, "The pure roofline: datasheet peaks, no efficiencies or overheads — the physical "
            "limit.", ("--ideal",)),
 )

@@ -78,7 +78,8 @@ class _Scenario(BaseModel):
                     dtype=self.dtype, weight_dtype=self.weight_dtype, weight_bits=self.weight_bits,
                     activation_dtype=self.activation_dtype, kv_cache_dtype=self.kv_cache_dtype,
                     batch_size=self.batch_size, input_len=self.input_len, output_len=self.output_len,
-                    gpu_memory_utilization=self.gpu_memory_utilization, ideal=self.ideal)
+                    gpu_memory_utilization=self.gpu_memory_utilization, ideal=self.ideal,
+                    calibration=self.calibration)
 
     def setup(self, gpu=None, profile=None):
         from .estimates.estimate import setup

@@ -70,6 +70,15 @@ def _from_hub(repo_id: str) -> ModelSpec:
     return load_config_file(path, name=repo_id)
 
 
+def _exists(path: str) -> bool:
+    """Whether a file or folder of that name exists; a name no file system accepts (too long, a NUL)
+    is simply not a path."""
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):
+        return False
+
+
 def get_model(name: str) -> ModelSpec:
     """A model by catalog name, alias or HF repo id, a local config.json path, or (online) a Hub repo id.
 
@@ -82,7 +91,7 @@ def get_model(name: str) -> ModelSpec:
     key = normalize(name)
     if key in _names() and not name.endswith(".json"):
         return _load(_names()[key])
-    if name.endswith(".json") or Path(name).exists():
+    if name.endswith(".json") or _exists(name):
         return load_config_file(name)
     if name.count("/") == 1 and not name.startswith(("/", ".")):
         return _from_hub(name)

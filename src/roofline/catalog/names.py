@@ -22,4 +22,5 @@ def resolve(name: str, table: dict[str, str], kind: str) -> str:
     if not close:  # substring hits catch 'h100' style partials the ratio misses
         close = [k for k in table if key and key in k][:4]
     hint = f"; closest: {', '.join(dict.fromkeys(close))}" if close else ""
-    raise RooflineError(f"unknown {kind} '{name}'{hint} (`roofline {kind}s` lists them)")
+    shown = name if len(name) <= 80 else name[:77] + "..."
+    raise RooflineError(f"unknown {kind} '{shown}'{hint} (`roofline {kind}s` lists them)")

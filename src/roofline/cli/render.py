@@ -56,6 +56,12 @@ def _rate(x: float) -> str:
     return f"{x:,.4g}"
 
 
+def _range(e: Estimate, figure: str, fmt) -> str:
+    """' (80%: low – high)' from the held-out errors of the calibration set, or nothing without a basis."""
+    r = e.ranges.get(f"{figure}_range")
+    return f" ({r['level']:.0%}: {fmt(r['low'])} – {fmt(r['high'])})" if r else ""
+
+
 def estimate(e: Estimate) -> None:
     con = new_console()
     w, p = e.workload, e.parallel
@@ -68,12 +74,13 @@ def estimate(e: Estimate) -> None:
               f"{fmt_bytes(m.activation_bytes)} + overhead {fmt_bytes(m.overhead_bytes)} = {fmt_bytes(m.total_bytes)} "
               f"of {fmt_bytes(m.capacity_bytes)}: {_fit(e)}")
     timed = [
-        ("Prefill (TTFT)", f"{fmt_time(pf.time_s)} · {pf.bound}-bound · {fmt_flops(pf.flops)} · "
+        ("Prefill (TTFT)", f"{fmt_time(pf.time_s)}{_range(e, 'ttft_s', fmt_time)} · {pf.bound}-bound · {fmt_flops(pf.flops)} · "
                            f"intensity {fmt_num(pf.arithmetic_intensity)} FLOP/B"),
-        ("Decode (TPOT)", f"{fmt_time(dc.time_s)} per token · decode throughput {_rate(e.decode_tokens_per_s)} tokens/s "
+        ("Decode (TPOT)", f"{fmt_time(dc.time_s)}{_range(e, 'tpot_s', fmt_time)} per token · decode throughput {_rate(e.decode_tokens_per_s)} tokens/s "
                           f"({_rate(1 / dc.time_s)} per sequence) · {dc.bound}-bound · intensity "
                           f"{fmt_num(dc.arithmetic_intensity)} FLOP/B"),
-        ("End to end", f"{fmt_time(e.e2e_latency_s)} · output throughput (static batch) {_rate(e.output_tokens_per_s)} tokens/s"
+        ("End to end", f"{fmt_time(e.e2e_latency_s)}{_range(e, 'e2e_latency_s', fmt_time)} · output throughput (static "
+                       f"batch) {_rate(e.output_tokens_per_s)}{_range(e, 'output_tokens_per_s', _rate)} tokens/s"
                        + (f" ({_rate(e.output_tokens_per_s / p['num_gpus'])} per GPU)" if p["num_gpus"] > 1 else "")),
     ]
     if e.cost:

@@ -56,7 +56,7 @@ def setup(model, gpu, *, tp=1, pp=1, dp=1, ep=1, dtype=None, weight_dtype=None, 
           activation_dtype=None, weight_bits=None, batch_size=1, input_len=1024, output_len=256,
           ideal=False, gpus_per_node=None, gpu_memory_utilization=1.0, num_gpus=None, inter_node_link=None,
           intra_node_link=None, split_mode="tensor", enable_expert_parallel=False, micro_batches=None, speculative_model=None, num_speculative_tokens=None,
-          acceptance_rate=None, profile: Profile | None = None) -> Setup:
+          acceptance_rate=None, profile: Profile | None = None, calibration: str | None = None) -> Setup:
     m = model if isinstance(model, ModelSpec) else get_model(model)
     if isinstance(gpu, GPU):
         g, query = gpu, gpu.name
@@ -76,7 +76,8 @@ def setup(model, gpu, *, tp=1, pp=1, dp=1, ep=1, dtype=None, weight_dtype=None, 
         raise RooflineError("--num-micro-batches applies to pipeline parallelism (--pipeline-parallel-size > 1)")
     mbs = micro_batches_for(par.split_mode, per_replica, par.pp, micro_batches)
     prec = resolve_precision(g, dtype, weight_dtype, kv_cache_dtype, activation_dtype, weight_bits, checkpoint=m.quantization)
-    pf = profile or default_profile()
+    pf = profile or (_calibration(calibration) if calibration else default_profile())
+    g = with_measured_factors(g, pf)
     return Setup(m, g, query, prec, par, per_replica, L, out, bool(ideal), g.memory_bytes * gpu_memory_utilization,
                  roofs(g, prec, par, ideal, pf), batch, mbs, micro_batches, spec, pf)
 
@@ -88,6 +89,26 @@ def _describe_model(m: ModelSpec) -> dict:
         "active_params_excluding_embedding": p.active_excluding_embedding, "layers": m.num_layers,
         "hidden_size": m.hidden_size, "attention": m.kv_kind, "moe": m.is_moe,
     }
+
+
+def _calibration(path) -> Profile:
+    from ..evidence.profile import to_profile
+
+    if not isinstance(path, str) or not path.strip():
+        raise RooflineError(f"--calibration takes the path of a profile written by `roofline calibrate`, got {path!r}")
+    return to_profile(path)
+
+
+def with_measured_factors(g: GPU, pf: Profile) -> GPU:
+    """The GPU with a calibration profile's measured factors for it (memory and matmul efficiency,
+    kernel overhead) in place of the catalog's; unchanged when the profile measured another GPU."""
+    measured = pf.gpu_factors.get(g.name)
+    if not measured:
+        return g
+    from ..specs.hardware import GpuFactors
+
+    doc = {**g.factors.model_dump(), **{k: v.model_dump() for k, v in measured.items()}}
+    return g.model_copy(update={"factors": GpuFactors.model_validate(doc)})
 
 
 def point_memory(s: Setup, ev: Evaluation) -> Memory:

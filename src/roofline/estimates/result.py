@@ -89,6 +89,15 @@ class Estimate:
         return engine_kv_capacity(self.setup)
 
     @cached_property
+    def ranges(self) -> dict:
+        """`ttft_s_range`, `tpot_s_range`, `e2e_latency_s_range`, `output_tokens_per_s_range`: the
+        80% interval of each figure from the held-out errors of the calibration set in its regime
+        and situation (docs/accuracy.md), or None where the set has no basis for one."""
+        from ..evidence.uncertainty import ranges
+
+        return ranges(self)
+
+    @cached_property
     def cost(self) -> dict | None:
         """$ per million input and output tokens at the GPU's built-in price (roofline prices); None
         without a price or when the workload does not fit."""
@@ -139,6 +148,7 @@ class Estimate:
             "e2e_latency_s": self.e2e_latency_s,
             "output_tokens_per_s": self.output_tokens_per_s,
             "output_tokens_per_s_per_gpu": self.output_tokens_per_s / n_gpus,
+            **self.ranges,
             "comm": {"time_s": comm, "prefill_s": self.prefill.comm_s, "decode_step_s": self.decode.comm_s,
                      "share": comm / self.e2e_latency_s, **self.comm},
             "pipeline": self.pipeline,

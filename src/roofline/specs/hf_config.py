@@ -274,8 +274,11 @@ def _parse(raw: dict[str, Any], name: str, source: str) -> ModelSpec:
 
 def load_config_file(path: str | Path, name: str | None = None) -> ModelSpec:
     p = Path(path)
-    if p.is_dir():
-        p = p / "config.json"
+    try:
+        if p.is_dir():
+            p = p / "config.json"
+    except (OSError, ValueError):  # a name too long or with a NUL: reading it below says so
+        pass
     # capped, UTF-8, finite numbers, shallow: /dev/zero or a 200,000-deep file is one line, not a crash
     raw = strict_json.loads(strict_json.read_capped(p), str(p))
     label = name or (p.parent.name if p.name == "config.json" else p.stem)

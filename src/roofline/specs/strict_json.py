@@ -74,8 +74,9 @@ def read_capped(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     try:
         with open(path, "rb") as f:
             data = f.read(limit + 1)
-    except OSError as e:
-        raise RooflineError(f"cannot read {path}: {e.strerror or e}") from None
+    except (OSError, ValueError) as e:  # ValueError: a NUL in the name
+        shown = str(path) if len(str(path)) <= 120 else str(path)[:117] + "..."
+        raise RooflineError(f"cannot read {shown}: {getattr(e, 'strerror', None) or e}") from None
     if len(data) > limit:
         raise RooflineError(f"{path} is larger than {limit // (1024 * 1024)} MB; a config.json is a few kB")
     return data

@@ -15,11 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from ..options import BY_NAME, DEFAULT_GPU, PARALLEL_OWN
 from ..scenario import Scenario
 
+NOT_ON_THE_WEB = ("calibration",)  # a file path: the server never reads a file named in a request
+
 
 def _fields(exclude: tuple[str, ...] = ()) -> dict:
     out = {}
     for name, f in Scenario.model_fields.items():
-        if name in ("model", "gpu", *exclude):
+        if name in ("model", "gpu", *NOT_ON_THE_WEB, *exclude):
             continue
         extra = dict(f.json_schema_extra or {})
         unit = extra.get("unit")
@@ -42,7 +44,7 @@ class Job(BaseModel):
 
     def scenario_options(self) -> dict:
         """The Scenario fields this request sets (model and GPU aside)."""
-        names = set(Scenario.model_fields) - {"model", "gpu"}
+        names = set(Scenario.model_fields) - {"model", "gpu", *NOT_ON_THE_WEB}
         return {k: v for k, v in self.__dict__.items() if k in names}
 
 
