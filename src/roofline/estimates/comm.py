@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..catalog.factors import factor
+from ..catalog.factors import Profile, default_profile
 from ..catalog.links import get_link
 from ..errors import RooflineError
 from ..specs.hardware import GPU, Link
@@ -44,13 +44,13 @@ def node_size(gpu: GPU, gpus_per_node: int | None) -> int:
     return gpus_per_node or max(8, gpu.scale_up_domain)
 
 
-def _efficiency(link: Link, ideal: bool) -> float:
+def _efficiency(link: Link, ideal: bool, profile: Profile | None = None) -> float:
     if ideal:
         return 1.0
-    return link.busbw_efficiency or factor("collective_efficiency").value
+    return link.busbw_efficiency or (profile or default_profile()).value("collective_efficiency")
 
 
-def _one_link(link: Link, group: int, ideal: bool) -> tuple[float, str]:
+def _one_link(link: Link, group: int, ideal: bool, profile: Profile | None = None) -> tuple[float, str]:
     """Achievable per-GPU ring bandwidth on one link type, and how it was derived."""
     bw = link.bandwidth_per_direction
     how = f"{fmt_bw(bw)}"
@@ -58,7 +58,7 @@ def _one_link(link: Link, group: int, ideal: bool) -> tuple[float, str]:
     if peer and peer < bw:  # full mesh or torus: a ring over n GPUs uses at most n−1 direct links
         bw = min(bw, (group - 1) * peer)
         how = f"min({fmt_bw(link.bandwidth_per_direction)}, (n−1) × {fmt_bw(peer)} per peer)"
-    eff = _efficiency(link, ideal)
+    eff = _efficiency(link, ideal, profile)
     return bw * eff, f"{how} × efficiency {eff:g}"
 
 
@@ -120,9 +120,10 @@ def _custom_all_reduce(gpu: GPU, link: Link) -> str:
     return "full" if switched else "pair"
 
 
-def _intra_node(gpu: GPU, group: int, node: int, ideal: bool, choice: str | None = None) -> GroupLink:
+def _intra_node(gpu: GPU, group: int, node: int, ideal: bool, choice: str | None = None,
+                profile: Profile | None = None) -> GroupLink:
     link, kind = _intra_link(gpu, group, node, choice)
-    bw, how = _one_link(link, group, ideal)
+    bw, how = _one_link(link, group, ideal, profile)
     if ideal:
         return GroupLink(link.display_name, bw, 0.0, kind=kind, nodes=1, detail=how)
     algos = Algorithms(bw, link.path_class, host_staged=not link.p2p, custom_all_reduce=_custom_all_reduce(gpu, link))
@@ -146,17 +147,17 @@ def _network(gpu: GPU, network: str | None, group: int, node: int) -> Link:
 
 
 def group_link(gpu: GPU, group: int, gpus_per_node: int | None, ideal: bool, network: str | None = None,
-               intra: str | None = None) -> GroupLink:
+               intra: str | None = None, profile: Profile | None = None) -> GroupLink:
     """The link a collective over `group` GPUs runs on, with its achievable per-GPU bandwidth and the
     algorithms NCCL (or the engine) can run on it. `intra`: --intra-node-link (None: the default)."""
     node = node_size(gpu, gpus_per_node)
     if group <= node:
-        return _intra_node(gpu, group, node, ideal, intra)
+        return _intra_node(gpu, group, node, ideal, intra, profile)
     net = _network(gpu, network, group, node)
     nodes = math.ceil(group / node)
     g = group / nodes  # GPUs of the group per node, split evenly
-    inner = _intra_node(gpu, max(2, math.floor(g)), node, ideal, intra) if g >= 2 else None
-    nic_bw, nic_how = _one_link(net, 2, ideal)
+    inner = _intra_node(gpu, max(2, math.floor(g)), node, ideal, intra, profile) if g >= 2 else None
+    nic_bw, nic_how = _one_link(net, 2, ideal, profile)
     across = g * nic_bw
     bw = min(inner.bandwidth, across) if inner else across
     detail = (f"min(within a node {fmt_bw(inner.bandwidth)} over {inner.name}, " if inner else "") + \
@@ -175,7 +176,7 @@ def _across_nodes(name: str, bw: float, inner: GroupLink | None, nodes: int, g: 
 
 
 def all_to_all_link(gpu: GPU, group: int, gpus_per_node: int | None, ideal: bool, network: str | None = None,
-                    intra: str | None = None) -> GroupLink:
+                    intra: str | None = None, profile: Profile | None = None) -> GroupLink:
     """The link of an expert-parallel all-to-all over `group` GPUs.
 
     Unlike a ring, an all-to-all cannot keep its traffic inside the nodes: a GPU sends 1/n of its
@@ -183,10 +184,10 @@ def all_to_all_link(gpu: GPU, group: int, gpus_per_node: int | None, ideal: bool
     its node peers, both at once. Time = message/n × max((n − g)/B_nic, (g − 1)/B_node), written as
     latency + (n−1)/n × message / B with B = (n − 1) / max(...). `all_to_all_efficiency` scales the
     ring efficiency of the link (no all-to-all measurement in our sources)."""
-    rel = 1.0 if ideal else factor("all_to_all_efficiency").value
+    rel = 1.0 if ideal else (profile or default_profile()).value("all_to_all_efficiency")
     node = node_size(gpu, gpus_per_node)
     if group <= node:
-        inner = _intra_node(gpu, group, node, ideal, intra)
+        inner = _intra_node(gpu, group, node, ideal, intra, profile)
         a = inner.algorithms
         algos = None if a is None else Algorithms(inner.bandwidth * rel, a.path, host_staged=a.host_staged)
         lat = 0.0 if algos is None else float(algos.time("all_to_all", 0.0, group))
@@ -195,8 +196,8 @@ def all_to_all_link(gpu: GPU, group: int, gpus_per_node: int | None, ideal: bool
     net = _network(gpu, network, group, node)
     nodes = math.ceil(group / node)
     g = group / nodes
-    nic_bw, nic_how = _one_link(net, 2, ideal)
-    inner = _intra_node(gpu, max(2, math.floor(g)), node, ideal, intra) if g >= 2 else None
+    nic_bw, nic_how = _one_link(net, 2, ideal, profile)
+    inner = _intra_node(gpu, max(2, math.floor(g)), node, ideal, intra, profile) if g >= 2 else None
     per_byte = max((group - g) / nic_bw, (g - 1) / inner.bandwidth if inner else 0.0)
     bw = (group - 1) / per_byte * rel
     detail = (f"(n − 1) / max((n − g)/B_nic, (g − 1)/B_node) with n = {group}, g = {g:g}, B_nic = {nic_how}"
@@ -205,7 +206,7 @@ def all_to_all_link(gpu: GPU, group: int, gpus_per_node: int | None, ideal: bool
 
 
 def pipeline_link(gpu: GPU, tp: int, pp: int, gpus_per_node: int | None, ideal: bool,
-                  network: str | None = None, intra_link: str | None = None) -> GroupLink:
+                  network: str | None = None, intra_link: str | None = None, profile: Profile | None = None) -> GroupLink:
     """The link of one pipeline boundary, averaged over the pp − 1 boundaries.
 
     Stage s holds GPUs s·tp .. s·tp + tp − 1; rank r of stage s sends to rank r of stage s + 1, so a
@@ -217,13 +218,13 @@ def pipeline_link(gpu: GPU, tp: int, pp: int, gpus_per_node: int | None, ideal: 
         1 for s in range(1, pp)
         if any(((s - 1) * tp + r) // node != (s * tp + r) // node for r in range(tp))
     )
-    intra = _intra_node(gpu, min(tp * pp, node), node, ideal, intra_link)
+    intra = _intra_node(gpu, min(tp * pp, node), node, ideal, intra_link, profile)
     intra_send = 0.0 if intra.algorithms is None else float(intra.algorithms.time("p2p", 0.0, 2))
     if inter == 0:
         return GroupLink(intra.name, intra.bandwidth, intra_send, algorithms=intra.algorithms, kind=intra.kind,
                          nodes=1, detail=intra.detail)
     net = _network(gpu, network, tp * pp, node)
-    nic_bw, nic_how = _one_link(net, 2, ideal)
+    nic_bw, nic_how = _one_link(net, 2, ideal, profile)
     net_algos = None if ideal else Algorithms(nic_bw, "net", nodes=2, per_node=1)
     n_lat = 0.0 if ideal else float(net_algos.time("p2p", 0.0, 2))
     k = pp - 1

@@ -58,13 +58,13 @@ def _vector_rate(gpu: GPU) -> float:
 
 
 def comm_link(gpu: GPU, group: int, gpus_per_node: int | None, ideal: bool, network: str | None = None,
-              intra: str | None = None) -> CommLink:
+              intra: str | None = None, profile: Profile | None = None) -> CommLink:
     """The link a group of `group` GPUs talks over: the scale-up fabric (NVLink, xGMI, ICI) when the
     group fits its domain within a node, PCIe inside one server, the network (InfiniBand/Ethernet)
     beyond it (estimates/comm.py)."""
     from .comm import group_link
 
-    return group_link(gpu, group, gpus_per_node, ideal, network, intra)
+    return group_link(gpu, group, gpus_per_node, ideal, network, intra, profile)
 
 
 def roofs(gpu: GPU, prec: Precision, par: Parallel, ideal: bool = False, profile: Profile | None = None) -> Roofs:
@@ -89,26 +89,26 @@ def roofs(gpu: GPU, prec: Precision, par: Parallel, ideal: bool = False, profile
         eager_kernel_overhead=0.0 if ideal else factor("eager_kernel_overhead_s").value,
         eager_collective_latency=0.0 if ideal else factor("eager_collective_latency_s").value,
         profile=pf,
-        tp_link=_tensor_link(gpu, par, ideal) if par.tp > 1 else None,
-        pp_link=_pipeline_link(gpu, par, ideal) if par.pp > 1 else None,
-        ep_link=_all_to_all_link(gpu, par, ideal) if par.ep > 1 else None,
+        tp_link=_tensor_link(gpu, par, ideal, pf) if par.tp > 1 else None,
+        pp_link=_pipeline_link(gpu, par, ideal, pf) if par.pp > 1 else None,
+        ep_link=_all_to_all_link(gpu, par, ideal, pf) if par.ep > 1 else None,
     )
 
 
-def _tensor_link(gpu: GPU, par: Parallel, ideal: bool) -> CommLink:
-    return comm_link(gpu, par.tp, par.gpus_per_node, ideal, par.inter_node_link, par.intra_node_link)
+def _tensor_link(gpu: GPU, par: Parallel, ideal: bool, pf: Profile) -> CommLink:
+    return comm_link(gpu, par.tp, par.gpus_per_node, ideal, par.inter_node_link, par.intra_node_link, pf)
 
 
-def _all_to_all_link(gpu: GPU, par: Parallel, ideal: bool) -> CommLink:
+def _all_to_all_link(gpu: GPU, par: Parallel, ideal: bool, pf: Profile) -> CommLink:
     from .comm import all_to_all_link
 
-    return all_to_all_link(gpu, par.ep, par.gpus_per_node, ideal, par.inter_node_link, par.intra_node_link)
+    return all_to_all_link(gpu, par.ep, par.gpus_per_node, ideal, par.inter_node_link, par.intra_node_link, pf)
 
 
-def _pipeline_link(gpu: GPU, par: Parallel, ideal: bool) -> CommLink:
+def _pipeline_link(gpu: GPU, par: Parallel, ideal: bool, pf: Profile) -> CommLink:
     from .comm import pipeline_link
 
-    return pipeline_link(gpu, par.tp, par.pp, par.gpus_per_node, ideal, par.inter_node_link, par.intra_node_link)
+    return pipeline_link(gpu, par.tp, par.pp, par.gpus_per_node, ideal, par.inter_node_link, par.intra_node_link, pf)
 
 
 def collective_time(kind: str, message: Num, group: int, link: CommLink) -> Num:
