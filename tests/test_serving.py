@@ -197,3 +197,27 @@ def test_dataset_with_arrival_times_and_json_output(tmp_path):
     assert d["num_requests"] == 10 and d["output_tokens"] == 200 and d["input_tokens"] == sum(200 + i for i in range(10))
     # requests 0.5 s apart, each served in well under 0.5 s: the run lasts ~4.5 s plus the last request
     assert 4.5 < d["duration_s"] < 5.0
+
+
+def test_scalar_shortcuts_agree_with_the_array_forms():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from roofline.cost.context import attended_sum
+
+    *_, kv, _how, pred = prepare("gpt-oss-120b", "h200", "vllm", {"weight_dtype": "mxfp4"})  # global + 128-token windows
+    *_, kv8, _h8, pred8 = prepare("llama-3.1-8b", "h100", "vllm", {})
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.integers(0, 200_000), st.integers(1, 20_000))
+    def check(start, tokens):
+        for cache in (kv, kv8):
+            assert cache.bytes_for_one(start + tokens) == pytest.approx(float(cache.bytes_for(start + tokens)), rel=1e-12)
+        for p in (pred, pred8):
+            pairs, prior = p.chunk_work(start, tokens)
+            for a in p.attention:
+                exact = float(attended_sum(start + tokens, a.layer) - attended_sum(start, a.layer))
+                assert pairs[a.window] == pytest.approx(exact, rel=1e-12)
+                assert prior[a.window] == min(start, a.window)
+
+    check()

@@ -121,7 +121,11 @@ class StepPredictor:
         for a in self.attention:
             if a.window in pairs:
                 continue
-            pairs[a.window] = float(attended_sum(start + tokens, a.layer) - attended_sum(start, a.layer))
+            if a.window == math.inf:  # S(L) = L(L+1)/2, in plain floats: this runs every step
+                end = start + tokens
+                pairs[a.window] = (end * (end + 1) - start * (start + 1)) / 2.0
+            else:
+                pairs[a.window] = float(attended_sum(start + tokens, a.layer) - attended_sum(start, a.layer))
             prior[a.window] = float(min(start, a.window))
         return pairs, prior
 

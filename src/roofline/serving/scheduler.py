@@ -58,6 +58,11 @@ class KVCache:
             out = out + b * np.minimum(t, w + self.block)
         return out
 
+    def bytes_for_one(self, tokens: int) -> float:
+        """bytes_for() of one request, in plain floats (it runs for every admission and chunk)."""
+        t = -(-int(tokens) // self.block) * self.block
+        return self.g * t + sum(b * min(t, w + self.block) for w, b in self.windowed)
+
     def tokens_capacity(self) -> int:
         per = self.g + sum(b for _, b in self.windowed)
         return int(self.capacity // per) if per else 0
@@ -87,6 +92,7 @@ class Replica:
         self.limit = max_concurrency or n
         self.running = np.zeros(0, np.int64)
         self.waiting: deque[int] = deque()
+        self.partial: set[int] = set()  # running requests whose prompt is not all in the KV cache yet
         self.arriving: deque[tuple[float, int]] = deque()  # sent, not yet seen by the engine: (when it will be, request)
         self.next, self.outstanding, self.done, self.last_free = 0, 0, 0, 0.0
         self.steps: list[tuple] = []
@@ -164,7 +170,7 @@ class Replica:
 
     def _decodes(self, budget: int) -> np.ndarray:
         r = self.running
-        dec = r[self.computed[r] >= self.target[r]][:budget]
+        dec = (r[self.computed[r] >= self.target[r]] if self.partial else r)[:budget]
         self._dec_need = 0.0
         if dec.size == 0:
             return dec
@@ -185,6 +191,7 @@ class Replica:
         self.held[i] = 0.0
         self.target[i] = max(int(self.computed[i]), int(self.target[i]))
         self.computed[i] = 0
+        self.partial.discard(i)
         self.running = self.running[self.running != i]
         self.waiting.appendleft(i)
         self.preemptions += 1
@@ -193,7 +200,7 @@ class Replica:
         cfg, kv = self.cfg, self.kv
         if cfg.admission == "guaranteed":
             upto = int(self.inp[i] + self.out[i])
-        need = float(self.kv.bytes_for(upto)) - self.held[i]
+        need = self.kv.bytes_for_one(upto) - self.held[i]
         reserve = 0.0
         if cfg.admission == "reserve_ratio" and self.held[i] == 0:
             r = self.running
@@ -209,13 +216,13 @@ class Replica:
 
     def _prefills(self, budget: int) -> list[tuple[int, int]]:
         cfg, chunks, extra = self.cfg, [], self._dec_need
-        for i in self.running[self.computed[self.running] < self.target[self.running]]:
+        for i in (self.running[self.computed[self.running] < self.target[self.running]] if self.partial else ()):
             if budget <= 0:
                 return chunks
             c = int(min(self.target[i] - self.computed[i], budget))
             if not self._fits(int(i), int(self.computed[i]) + c, extra):
                 return chunks
-            extra += float(self.kv.bytes_for(self.computed[i] + c)) - self.held[i]
+            extra += self.kv.bytes_for_one(self.computed[i] + c) - self.held[i]
             chunks.append((int(i), c))
             budget -= c
         while self.waiting and budget > 0 and self.running.size < cfg.max_num_seqs:
@@ -234,7 +241,8 @@ class Replica:
                 self._hold(i, start)
                 self._joined = True
                 continue
-            extra += float(self.kv.bytes_for(start + c)) - self.held[i]
+            extra += self.kv.bytes_for_one(start + c) - self.held[i]
+            self.partial.add(i)
             chunks.append((i, c))
             budget -= c
         return chunks
@@ -242,7 +250,7 @@ class Replica:
     def _hold(self, i: int, tokens: int) -> None:
         cfg = self.cfg
         upto = int(self.inp[i] + self.out[i]) if cfg.admission == "guaranteed" else tokens
-        b = float(self.kv.bytes_for(upto))
+        b = self.kv.bytes_for_one(upto)
         self.kv.used += b - self.held[i]
         self.held[i] = b
 
@@ -286,6 +294,8 @@ class Replica:
             self.computed[i] += c
             prefill_tokens += c
             self._hold(i, int(self.computed[i]))
+            if self.computed[i] >= self.target[i]:
+                self.partial.discard(i)
             if self.computed[i] >= self.target[i] and self.generated[i] == 0:
                 self.generated[i] = 1
                 self.first[i] = self.last[i] = t

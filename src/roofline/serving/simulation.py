@@ -95,6 +95,18 @@ def make_workload(num_prompts, request_rate, input_len, output_len, dataset, see
                      burstiness, random_range_ratio, seed)
 
 
+def sglang_running_cap(s, kv: KVCache) -> int:
+    """SGLang's max_running_requests when unset: min(pool tokens // 2, request slots), the slots
+    clamp(pool tokens / context length × 512, 2048, 4096) (tp_worker.py:283, model_runner.py:1558)."""
+    from ..catalog.engines import engine_defaults
+
+    t = engine_defaults("sglang")
+    tokens = kv.tokens_capacity()
+    context = s.model.max_position_embeddings or 4096
+    slots = min(max(int(tokens / context * 512), t["max_running_requests_min"]), t["max_running_requests_max"])
+    return max(1, min(tokens // 2, slots))
+
+
 def prepare(model, gpu, engine, estimate_options: dict, **engine_options):
     """The resolved setup, engine profile, KV cache and predictor of one replica."""
     bad = [k for k in estimate_options if k in WORKLOAD_KEYS]
@@ -106,6 +118,8 @@ def prepare(model, gpu, engine, estimate_options: dict, **engine_options):
     cfg = engine_config(engine, s, **engine_options)
     kv, how, fraction = kv_cache_for(s, cfg)
     cfg = replace(cfg, memory_fraction=fraction)
+    if cfg.engine == "sglang" and "max_num_seqs" not in cfg.overridden:
+        cfg = replace(cfg, max_num_seqs=sglang_running_cap(s, kv))
     pred = predictor_for(s, max(cfg.max_num_batched_tokens, cfg.max_num_seqs))
     return s, cfg, kv, how, pred
 
@@ -158,7 +172,8 @@ def itl_arrays(values: list, weights: list) -> tuple[np.ndarray, np.ndarray]:
     """Inter-token gaps and how many tokens saw each (one weight per array of gaps)."""
     if not values:
         return np.zeros(0), np.zeros(0)
-    return np.concatenate(values), np.concatenate([np.full(np.size(v), w) for v, w in zip(values, weights)])
+    sizes = np.fromiter((np.size(v) for v in values), dtype=np.int64, count=len(values))
+    return np.concatenate(values), np.repeat(np.asarray(weights, dtype=float), sizes)
 
 
 def build_result(s, cfg, kv, how, ov_row, rep: Replica, inp, out, dp, conc, slos, request_rate, fits, notes) -> SimResult:
