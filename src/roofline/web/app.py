@@ -98,8 +98,8 @@ def create_app(max_body_bytes: int = MAX_BODY_BYTES, allowed_hosts: Iterable[str
         return Response((STATIC / name).read_bytes(), media_type=PAGE_FILES[name])
 
     @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return HTMLResponse(render_docs(app.openapi()))
+    def docs(request: Request) -> HTMLResponse:
+        return HTMLResponse(render_docs(app.openapi(), str(request.base_url)))
 
     return app
 

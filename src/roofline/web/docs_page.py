@@ -38,14 +38,18 @@ def _body_table(schema: dict, components: dict) -> str:
     rows = []
     for name, prop in schema.get("properties", {}).items():
         default = json.dumps(prop["default"]) if "default" in prop else "—"
-        rows.append(f"<tr><td><code>{escape(name)}</code></td><td>{escape(_type(prop))}</td><td><code>{escape(default)}</code></td>"
-                    f"<td>{escape(prop.get('description', ''))}</td></tr>")
+        meaning = prop.get("description", "").split(" Unit: ")[0]
+        unit = prop.get("unit") or "—"  # from the one declaration of options (roofline/options.py)
+        rows.append(f"<tr><td><code>{escape(name)}</code></td><td>{escape(_type(prop))}</td><td>{escape(unit)}</td>"
+                    f"<td><code>{escape(default)}</code></td><td>{escape(meaning)}</td></tr>")
     if not rows:
         return ""
-    return "<table><tr><th>field</th><th>type</th><th>default</th><th>meaning</th></tr>" + "".join(rows) + "</table>"
+    return ("<table><tr><th>field</th><th>type</th><th>unit</th><th>default</th><th>meaning</th></tr>"
+            + "".join(rows) + "</table>")
 
 
-def render_docs(spec: dict) -> str:
+def render_docs(spec: dict, base_url: str = "http://127.0.0.1:8000") -> str:
+    """The page; `base_url` is the address the server answers on, for the examples."""
     components = spec.get("components", {}).get("schemas", {})
     parts = [f"<h1>{escape(spec['info']['title'])} API {escape(spec['info'].get('version', ''))}</h1>",
              f"<p>{escape(spec['info'].get('description', ''))}</p>",
@@ -65,7 +69,7 @@ def render_docs(spec: dict) -> str:
             if body:
                 parts.append("<p>JSON body:</p>" + _body_table(body, components))
     example = {"model": "llama-2-7b", "gpu": "a100,h100", "batch_size": 8, "input_len": 1024, "output_len": 256}
-    parts.append("<h2>Example</h2><pre>curl -s localhost:8000/api/estimate -H 'content-type: application/json' \\\n  -d '"
+    parts.append(f"<h2>Example</h2><pre>curl -s {escape(base_url.rstrip('/'))}/api/estimate -H 'content-type: application/json' \\\n  -d '"
                  + escape(json.dumps(example)) + "'</pre>")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>roofline API</title>'
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
