@@ -12,9 +12,10 @@ added there reaches every surface. Field names are vLLM's long option names with
 
 from __future__ import annotations
 
-from typing import Any
+from numbers import Integral, Real
+from typing import Annotated, Any, Optional
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from .errors import RooflineError
 from .options import BY_NAME, DEFAULT_GPU, MODEL_HELP, OPTIONS
@@ -22,9 +23,30 @@ from .options import BY_NAME, DEFAULT_GPU, MODEL_HELP, OPTIONS
 FREE_FORM = {"gpu": Any, "speculative_model": Any}  # names, lists or already-parsed specs in Python
 
 
+def _whole(v):
+    """A size is a whole number: no bool, no text, no fraction (NumPy integers are welcome)."""
+    if v is None or (isinstance(v, Integral) and not isinstance(v, bool)):
+        return None if v is None else int(v)
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    raise ValueError("must be a whole number")
+
+
+def _number(v):
+    """A rate or fraction is a number: no bool, no text."""
+    if v is None or (isinstance(v, Real) and not isinstance(v, bool)):
+        return None if v is None else float(v)
+    raise ValueError("must be a number")
+
+
+STRICT = {int: Annotated[int, BeforeValidator(_whole)], Optional[int]: Annotated[Optional[int], BeforeValidator(_whole)],
+          float: Annotated[float, BeforeValidator(_number)],
+          Optional[float]: Annotated[Optional[float], BeforeValidator(_number)]}
+
+
 def _field(o):
     alias = {"validation_alias": AliasChoices(o.name, o.short)} if o.short else {}
-    return (FREE_FORM.get(o.name, o.type),
+    return (FREE_FORM.get(o.name, STRICT.get(o.type, o.type)),
             Field(default=o.default, description=o.help, json_schema_extra={"unit": o.unit, "flags": list(o.flags)}, **alias))
 
 
