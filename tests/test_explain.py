@@ -17,6 +17,7 @@ CASES = [("llama-2-7b", "a100", 1), ("mixtral-8x7b", "h100", 2), ("deepseek-v2-l
 def evaluate(expr: str) -> float:
     """The arithmetic after the last '=' of a formula, words dropped: '2·M·K·N = 2 × 8 × 4096' -> 65536."""
     tail = expr.rsplit("=", 1)[-1]
+    tail = re.sub(r"(?<=\d),(?=\d{3}\b)", "", tail)  # whole numbers keep their digits with commas: 50,331,648
     tail = re.sub(r"[A-Za-z_][A-Za-z_,·̄()+]*(?=\s|$)", " ", tail)  # labels such as 'q,k,v in', 'KV write'
     tail = tail.replace("×", "*").replace("^", "**")
     return eval(tail, {"__builtins__": {}})

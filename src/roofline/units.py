@@ -38,7 +38,7 @@ def fmt_time(x: float, digits: int = 3) -> str:
 
 
 def fmt_flops(x: float, digits: int = 3) -> str:
-    return _scaled(x, [(1e15, "PFLOP"), (TFLOP, "TFLOP"), (1e9, "GFLOP"), (1e6, "MFLOP"), (1, "FLOP")], digits)
+    return _scaled(x, [(1e15, "PFLOP"), (TFLOP, "TFLOP"), (1e9, "GFLOP"), (1e6, "MFLOP"), (1e3, "kFLOP"), (1, "FLOP")], digits)
 
 
 def fmt_rate(x: float, digits: int = 3) -> str:

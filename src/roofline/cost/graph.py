@@ -70,6 +70,47 @@ def _label(layer: Layer, moe: bool) -> str:
     return f"{span}{'+moe' if moe else ''}"
 
 
+def _mla_ops(m: ModelSpec, s: Shard, w: Widths, count: int, phase: str, T: Num, pairs: Num, keys: Num | None,
+             ctx_note: str, trace: bool, g: str) -> list[Op]:
+    """Multi-head latent attention (DeepSeek-V2/V3): low-rank query and KV projections; prefill expands
+    the latent to per-head keys and values, decode attends in the latent space (weights absorbed)."""
+    a, d, h = m.attention, m.hidden_size, s.heads
+    ops: list[Op] = []
+    r = a.mla
+    qk = r.qk_nope_head_dim + r.qk_rope_head_dim
+    lat = r.kv_lora_rank + r.qk_rope_head_dim  # cached per token: latent + shared rope key
+    if r.q_lora_rank:
+        ops.append(gemm("q_a_proj", T, d, r.q_lora_rank, wb=w.w, ib=w.a_in, ob=w.a, count=count, group=g, trace=trace, dequant=w.dequant))
+        ops.append(gemm("q_b_proj", T, r.q_lora_rank, int(h * qk), wb=w.w, ib=w.a_in, ob=w.a, count=count, group=g, trace=trace, dequant=w.dequant))
+    else:
+        ops.append(gemm("q_proj", T, d, int(h * qk), wb=w.w, ib=w.a_in, ob=w.a, count=count, group=g, trace=trace, dequant=w.dequant))
+    ops.append(gemm("kv_a_proj", T, d, lat, wb=w.w, ib=w.a_in, ob=w.a, count=count, group=g, trace=trace, dequant=w.dequant))
+    if phase == "prefill":  # expand the latent to per-head keys and values, then ordinary attention
+        ops.append(gemm("kv_b_proj", T, r.kv_lora_rank, int(h * (r.qk_nope_head_dim + a.v_head_dim)),
+                        wb=w.w, ib=w.a, ob=w.a, count=count, group=g, trace=trace, dequant=w.dequant))
+        flops = 2.0 * pairs * h * (qk + a.v_head_dim)
+        nbytes = T * h * (2 * qk + a.v_head_dim) * w.a + T * h * a.v_head_dim * w.a_in + T * lat * w.kv
+        op = Op("attention", "attention", flops, nbytes, count=count, kernels=ATTENTION_KERNELS, group=g)
+        if trace:
+            op.expr = {"flops": f"2·pairs·h·(d_qk+d_v) = 2 × {n(pairs)} × {n(h)} × {n(qk + a.v_head_dim)}",
+                       "bytes": f"q,k,v in + out + latent write = {n(T)} × {n(h)} × {n(2 * qk + a.v_head_dim)} × {n(w.a)} + {n(T)} × {n(h * a.v_head_dim)} × {n(w.a_in)} + {n(T)} × {n(lat)} × {n(w.kv)}"}
+        ops.append(op)
+    else:  # absorbed: queries move into the latent space, attention reads each latent once
+        ops.append(gemm("q_absorb (W_UK)", T, r.qk_nope_head_dim, r.kv_lora_rank, wb=w.w, ib=w.a, ob=w.a,
+                        count=count, group=g, trace=trace, heads=h, dequant=w.dequant))
+        flops = 2.0 * pairs * h * (lat + r.kv_lora_rank)
+        nbytes = keys * lat * w.kv + T * h * lat * w.a + T * h * r.kv_lora_rank * w.a + T * lat * w.kv
+        op = Op("attention (latent)", "attention", flops, nbytes, count=count, kernels=ATTENTION_KERNELS, group=g)
+        if trace:
+            op.expr = {"flops": f"2·{ctx_note}·h·(d_latent+d_rope + d_latent) = 2 × {n(pairs)} × {n(h)} × {n(lat + r.kv_lora_rank)}",
+                       "bytes": f"latent cache read b·c̄·(r+d_rope)·kv + q + out + write = {n(keys)} × {n(lat)} × {n(w.kv)} + {n(T)} × {n(h)} × {n(lat + r.kv_lora_rank)} × {n(w.a)} + {n(T)} × {n(lat)} × {n(w.kv)}"}
+        ops.append(op)
+        ops.append(gemm("v_unabsorb (W_UV)", T, r.kv_lora_rank, a.v_head_dim, wb=w.w, ib=w.a, ob=w.a_in,
+                        count=count, group=g, trace=trace, heads=h, dequant=w.dequant))
+    ops.append(gemm("o_proj", T, int(h * a.v_head_dim), d, wb=w.w, ib=w.a_in, ob=w.a, count=count, group=g, trace=trace, dequant=w.dequant))
+    return ops
+
+
 def _attention_ops(m: ModelSpec, s: Shard, w: Widths, layer: Layer, count: int, phase: str,
                    b: Num, L: Num, out: Num, trace: bool, g: str, q: Num = 1) -> list[Op]:
     a, d = m.attention, m.hidden_size
@@ -78,46 +119,14 @@ def _attention_ops(m: ModelSpec, s: Shard, w: Widths, layer: Layer, count: int, 
     h, kvh = s.heads, s.kv_heads
     if phase == "prefill":
         pairs = b * attended_sum(L, layer)  # (query, key) pairs over the batch
-        ctx_note = "b·S(L)"
+        ctx_note, keys = "b·S(L)", None
     else:
         keys = b * mean_decode_context(L, out, layer)  # cached keys read: once per sequence, shared by its q queries
         pairs = keys * q
         ctx_note = "b·c̄" if np.all(np.asarray(q) == 1) else "b·q·c̄"
-    ops: list[Op] = []
     if a.mla:
-        r = a.mla
-        qk = r.qk_nope_head_dim + r.qk_rope_head_dim
-        lat = r.kv_lora_rank + r.qk_rope_head_dim  # cached per token: latent + shared rope key
-        if r.q_lora_rank:
-            ops.append(gemm("q_a_proj", T, d, r.q_lora_rank, wb=w.w, ib=w.a_in, ob=w.a, count=count, group=g, trace=trace, dequant=w.dequant))
-            ops.append(gemm("q_b_proj", T, r.q_lora_rank, int(h * qk), wb=w.w, ib=w.a_in, ob=w.a, count=count, group=g, trace=trace, dequant=w.dequant))
-        else:
-            ops.append(gemm("q_proj", T, d, int(h * qk), wb=w.w, ib=w.a_in, ob=w.a, count=count, group=g, trace=trace, dequant=w.dequant))
-        ops.append(gemm("kv_a_proj", T, d, lat, wb=w.w, ib=w.a_in, ob=w.a, count=count, group=g, trace=trace, dequant=w.dequant))
-        if phase == "prefill":  # expand the latent to per-head keys and values, then ordinary attention
-            ops.append(gemm("kv_b_proj", T, r.kv_lora_rank, int(h * (r.qk_nope_head_dim + a.v_head_dim)),
-                            wb=w.w, ib=w.a, ob=w.a, count=count, group=g, trace=trace, dequant=w.dequant))
-            flops = 2.0 * pairs * h * (qk + a.v_head_dim)
-            nbytes = T * h * (2 * qk + a.v_head_dim) * w.a + T * h * a.v_head_dim * w.a_in + T * lat * w.kv
-            op = Op("attention", "attention", flops, nbytes, count=count, kernels=ATTENTION_KERNELS, group=g)
-            if trace:
-                op.expr = {"flops": f"2·pairs·h·(d_qk+d_v) = 2 × {n(pairs)} × {n(h)} × {n(qk + a.v_head_dim)}",
-                           "bytes": f"q,k,v in + out + latent write = {n(T)} × {n(h)} × {n(2 * qk + a.v_head_dim)} × {n(w.a)} + {n(T)} × {n(h * a.v_head_dim)} × {n(w.a_in)} + {n(T)} × {n(lat)} × {n(w.kv)}"}
-            ops.append(op)
-        else:  # absorbed: queries move into the latent space, attention reads each latent once
-            ops.append(gemm("q_absorb (W_UK)", T, r.qk_nope_head_dim, r.kv_lora_rank, wb=w.w, ib=w.a, ob=w.a,
-                            count=count, group=g, trace=trace, heads=h, dequant=w.dequant))
-            flops = 2.0 * pairs * h * (lat + r.kv_lora_rank)
-            nbytes = keys * lat * w.kv + T * h * lat * w.a + T * h * r.kv_lora_rank * w.a + T * lat * w.kv
-            op = Op("attention (latent)", "attention", flops, nbytes, count=count, kernels=ATTENTION_KERNELS, group=g)
-            if trace:
-                op.expr = {"flops": f"2·{ctx_note}·h·(d_latent+d_rope + d_latent) = 2 × {n(pairs)} × {n(h)} × {n(lat + r.kv_lora_rank)}",
-                           "bytes": f"latent cache read b·c̄·(r+d_rope)·kv + q + out + write = {n(keys)} × {n(lat)} × {n(w.kv)} + {n(T)} × {n(h)} × {n(lat + r.kv_lora_rank)} × {n(w.a)} + {n(T)} × {n(lat)} × {n(w.kv)}"}
-            ops.append(op)
-            ops.append(gemm("v_unabsorb (W_UV)", T, r.kv_lora_rank, a.v_head_dim, wb=w.w, ib=w.a, ob=w.a_in,
-                            count=count, group=g, trace=trace, heads=h, dequant=w.dequant))
-        ops.append(gemm("o_proj", T, int(h * a.v_head_dim), d, wb=w.w, ib=w.a_in, ob=w.a, count=count, group=g, trace=trace, dequant=w.dequant))
-        return ops
+        return _mla_ops(m, s, w, count, phase, T, pairs, keys, ctx_note, trace, g)
+    ops: list[Op] = []
 
     q_w, kv_w = int(h * a.head_dim), int(kvh * (a.head_dim + a.v_head_dim))
     bias = (q_w + kv_w) if a.qkv_bias else 0

@@ -35,8 +35,10 @@ class Op:
 
 
 def n(x: Num) -> str:
-    """A number for a formula: scalars only (traces are never built for sweeps)."""
-    return fmt_num(float(x))
+    """A number for a formula: scalars only (traces are never built for sweeps). Whole numbers keep
+    every digit (50,331,648 weights, not 5.03e7), so the substitution can be checked by hand."""
+    v = float(x)
+    return f"{v:,.0f}" if v.is_integer() and abs(v) < 1e15 else fmt_num(v)
 
 
 def gemm(

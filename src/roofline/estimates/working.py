@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..cost.params import count_params
 from ..explain import Trace
-from ..units import fmt_bytes, fmt_flops, fmt_num, fmt_rate, fmt_time
+from ..units import fmt_bytes, fmt_count, fmt_flops, fmt_num, fmt_rate, fmt_time
 from .comm import collective_working
 from .evaluation import evaluate
 from .memory import memory
@@ -23,7 +23,7 @@ def _inputs(t: Trace, s) -> None:
     m, g, p = s.model, s.gpu, s.prec
     t.begin("inputs")
     t.add("model", "catalog config", "", f"{m.name}: {m.num_layers} layers, d={m.hidden_size}, {m.kv_kind}, "
-          f"{fmt_num(count_params(m).total)} params")
+          f"{fmt_count(count_params(m).total, exact=True)} params")
     resolved = f" (resolved from '{s.gpu_query}')" if s.gpu_query.lower() != g.name else ""
     t.add("gpu", "catalog", "", f"{g.display_name} [{g.name}]{resolved}")
     t.add("precision", "resolved for this GPU", "", p.label)

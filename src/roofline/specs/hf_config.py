@@ -140,7 +140,7 @@ def from_hf_config(raw: dict[str, Any], name: str, source: str = "") -> ModelSpe
         message = str(e)
         raise RooflineError(message if message.startswith(source or name) else f"{source or name}: {message}") from None
     except ValidationError as e:  # a shape the spec itself refuses, in one line
-        raise RooflineError(f"{source or name}: invalid config.json: {describe_validation_error(e)}") from None
+        raise RooflineError(f"{where}: invalid config.json: {describe_validation_error(e)}") from None
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:  # a field of an unexpected type
         raise RooflineError(f"{source or name}: config.json could not be read ({type(e).__name__}: {e})") from None
 
@@ -151,12 +151,78 @@ def _check_limits(label: str, **sizes: int | None) -> None:
             raise RooflineError(f"{label}: config.json {key} = {value:,} is beyond any real model (max {LIMITS[key]:,})")
 
 
+def _attention(cfg: dict[str, Any], mt: str, d: int, h: int, kvh: int, where: str) -> Attention:
+    """Heads, head sizes, biases, norms and sinks of the attention block; MLA when the config has
+    a kv_lora_rank (the cache then holds a shared latent, so the KV heads are nominal)."""
+    head_dim = _int(cfg, "head_dim", required=False, default=0) or None
+    if head_dim is None:
+        if d % h:
+            raise RooflineError(f"{where}: hidden_size {d} is not divisible by {h} heads and no head_dim is given")
+        head_dim = d // h
+    all_bias = mt in ALL_BIASES or (mt == "opt" and cfg.get("enable_bias", True))
+    attn_bias = bool(cfg.get("attention_bias", False)) or all_bias
+    qkv_bias, o_bias = attn_bias or mt in ("qwen2", "qwen2_moe"), attn_bias
+    if mt == "falcon":
+        qkv_bias = o_bias = bool(cfg.get("bias", False))
+    mla = None
+    v_head_dim = _int(cfg, "v_head_dim", required=False, default=head_dim)
+    if _first(cfg, "kv_lora_rank") is not None:
+        mla = MLA(q_lora_rank=_int(cfg, "q_lora_rank", required=False, default=0) or None,
+                  kv_lora_rank=_int(cfg, "kv_lora_rank"), qk_rope_head_dim=_int(cfg, "qk_rope_head_dim"),
+                  qk_nope_head_dim=_int(cfg, "qk_nope_head_dim"))
+        head_dim, kvh = mla.qk_nope_head_dim + mla.qk_rope_head_dim, h
+    return Attention(num_heads=h, num_kv_heads=kvh, head_dim=head_dim, v_head_dim=v_head_dim, qkv_bias=qkv_bias,
+                     o_bias=o_bias, qk_norm=mt in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text"),
+                     sinks=mt == "gpt_oss", mla=mla)
+
+
+def _mlp(cfg: dict[str, Any], mt: str, d: int, moe, moe_layers, dense_width, notes: list[str], where: str) -> MLP:
+    inter = dense_width or _int(cfg, "intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size", "inter_dim", required=False)
+    if inter is None:
+        if mt in ("gpt2", "gptj", "falcon", "gpt_neox", "gpt_bigcode", "bloom"):
+            inter = 4 * d  # these classes default the MLP to 4 × hidden
+            notes.append(f"MLP width not in config: {mt} default 4 × hidden = {inter}")
+        elif moe is not None and all(moe_layers):
+            inter = moe.expert_intermediate_size  # no dense layer uses it
+        else:
+            raise RooflineError(f"{where}: config.json has no intermediate_size")
+    _check_limits(where, intermediate_size=inter)
+    all_bias = mt in ALL_BIASES or (mt == "opt" and cfg.get("enable_bias", True))
+    return MLP(intermediate_size=inter, gated=mt not in UNGATED, bias=all_bias or mt == "gptj")
+
+
+def _tied(top: dict[str, Any], cfg: dict[str, Any], mt: str, notes: list[str]) -> bool:
+    for doc in (top, cfg):
+        if "tie_word_embeddings" in doc:
+            return bool(doc["tie_word_embeddings"])
+    tied = mt in TIED_BY_DEFAULT
+    notes.append(f"tie_word_embeddings absent: {'tied' if tied else 'untied'} by the {mt or 'default'} config class")
+    return tied
+
+
+def _norms(cfg: dict[str, Any], mt: str) -> int:
+    if mt == "gemma2" or mt.startswith("gemma3"):
+        return 4  # pre/post norm around both attention and MLP
+    if mt in ("gptj", "phi") or (mt == "falcon" and cfg.get("parallel_attn", True) and not cfg.get("new_decoder_architecture")):
+        return 1  # attention and MLP read the same normed input
+    return 2
+
+
+def _learned_positions(mt: str, max_pos: int | None) -> int:
+    if mt in ("gpt2", "gpt_bigcode"):
+        return max_pos or 1024
+    if mt == "opt":
+        return (max_pos or 2048) + 2  # OPTLearnedPositionalEmbedding keeps an offset of 2
+    return 0
+
+
 def _parse(raw: dict[str, Any], name: str, source: str) -> ModelSpec:
     top = raw
     cfg = raw.get("text_config") if isinstance(raw.get("text_config"), dict) else raw
     mt = str(_first(cfg, "model_type", default=_first(top, "model_type", default=""))).lower()
     arch = (top.get("architectures") or cfg.get("architectures") or [mt or "unknown"])[0]
     notes: list[str] = []
+    where = source or name
 
     d = _int(cfg, "hidden_size", "n_embd", "d_model", "dim")
     n = _int(cfg, "num_hidden_layers", "n_layer", "num_layers", "n_layers")
@@ -166,83 +232,17 @@ def _parse(raw: dict[str, Any], name: str, source: str) -> ModelSpec:
     else:
         kvh = _int(cfg, "num_key_value_heads", "num_kv_heads", "n_head_kv", "n_kv_heads", required=False, default=h)
     vocab = _int(cfg, "vocab_size", "padded_vocab_size", "n_vocab")
-    _check_limits(source or name, layers=n, hidden_size=d, heads=max(h, kvh), vocab_size=vocab)
+    _check_limits(where, layers=n, hidden_size=d, heads=max(h, kvh), vocab_size=vocab)
     max_pos = _int(cfg, "max_position_embeddings", "n_positions", "max_seq_len", "seq_length", required=False, default=0) or None
-
-    head_dim = _int(cfg, "head_dim", required=False, default=0) or None
-    if head_dim is None:
-        if d % h:
-            raise RooflineError(f"{source or name}: hidden_size {d} is not divisible by {h} heads and no head_dim is given")
-        head_dim = d // h
-
-    all_bias = mt in ALL_BIASES or (mt == "opt" and cfg.get("enable_bias", True))
-    attn_bias = bool(cfg.get("attention_bias", False)) or all_bias
-    qkv_bias = attn_bias or mt in ("qwen2", "qwen2_moe")
-    o_bias = attn_bias
-    if mt == "falcon":
-        qkv_bias = o_bias = bool(cfg.get("bias", False))
-
-    mla = None
-    v_head_dim = _int(cfg, "v_head_dim", required=False, default=head_dim)
-    if _first(cfg, "kv_lora_rank") is not None:
-        q_lora = _int(cfg, "q_lora_rank", required=False, default=0) or None
-        mla = MLA(
-            q_lora_rank=q_lora,
-            kv_lora_rank=_int(cfg, "kv_lora_rank"),
-            qk_rope_head_dim=_int(cfg, "qk_rope_head_dim"),
-            qk_nope_head_dim=_int(cfg, "qk_nope_head_dim"),
-        )
-        head_dim = mla.qk_nope_head_dim + mla.qk_rope_head_dim
-        kvh = h  # nominal: the cache holds a shared latent, see MLA
-
-    attention = Attention(
-        num_heads=h,
-        num_kv_heads=kvh,
-        head_dim=head_dim,
-        v_head_dim=v_head_dim,
-        qkv_bias=qkv_bias,
-        o_bias=o_bias,
-        qk_norm=mt in ("qwen3", "qwen3_moe", "gemma3", "gemma3_text"),
-        sinks=mt == "gpt_oss",
-        mla=mla,
-    )
-
+    attention = _attention(cfg, mt, d, h, kvh, where)
     moe, moe_layers, dense_width = _moe(cfg, mt, n, d)
     if moe is not None:
-        _check_limits(source or name, experts=moe.num_experts, intermediate_size=moe.expert_intermediate_size)
-    inter = dense_width or _int(cfg, "intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size", "inter_dim", required=False)
-    if inter is None:
-        if mt in ("gpt2", "gptj", "falcon", "gpt_neox", "gpt_bigcode", "bloom"):
-            inter = 4 * d  # these classes default the MLP to 4 × hidden
-            notes.append(f"MLP width not in config: {mt} default 4 × hidden = {inter}")
-        elif moe is not None and all(moe_layers):
-            inter = moe.expert_intermediate_size  # no dense layer uses it
-        else:
-            raise RooflineError(f"{source or name}: config.json has no intermediate_size")
-    _check_limits(source or name, intermediate_size=inter)
-    mlp = MLP(intermediate_size=inter, gated=mt not in UNGATED, bias=all_bias or mt == "gptj")
-
-    if "tie_word_embeddings" in top:
-        tied = bool(top["tie_word_embeddings"])
-    elif "tie_word_embeddings" in cfg:
-        tied = bool(cfg["tie_word_embeddings"])
-    else:
-        tied = mt in TIED_BY_DEFAULT
-        notes.append(f"tie_word_embeddings absent: {'tied' if tied else 'untied'} by the {mt or 'default'} config class")
-
-    if mt == "gemma2" or mt.startswith("gemma3"):
-        norms = 4  # pre/post norm around both attention and MLP
-    elif mt in ("gptj", "phi") or (mt == "falcon" and cfg.get("parallel_attn", True) and not cfg.get("new_decoder_architecture")):
-        norms = 1  # attention and MLP read the same normed input
-    else:
-        norms = 2
+        _check_limits(where, experts=moe.num_experts, intermediate_size=moe.expert_intermediate_size)
+    mlp = _mlp(cfg, mt, d, moe, moe_layers, dense_width, notes, where)
+    tied = _tied(top, cfg, mt, notes)
+    norms = _norms(cfg, mt)
     parallel = mt in ("gptj", "phi", "falcon") and bool(cfg.get("parallel_attn", True))
-
-    learned = 0
-    if mt in ("gpt2", "gpt_bigcode"):
-        learned = max_pos or 1024
-    elif mt == "opt":
-        learned = (max_pos or 2048) + 2  # OPTLearnedPositionalEmbedding keeps an offset of 2
+    learned = _learned_positions(mt, max_pos)
 
     layers = [Layer(window_kind=k, window=w, moe=m) for (k, w), m in zip(_windows(cfg, mt, n), moe_layers)]
     try:
@@ -269,7 +269,7 @@ def _parse(raw: dict[str, Any], name: str, source: str) -> ModelSpec:
             notes=notes,
         )
     except ValidationError as e:
-        raise RooflineError(f"{source or name}: invalid config.json: {describe_validation_error(e)}") from None
+        raise RooflineError(f"{where}: invalid config.json: {describe_validation_error(e)}") from None
 
 
 def load_config_file(path: str | Path, name: str | None = None) -> ModelSpec:
