@@ -3,7 +3,7 @@ the static estimate against every published serving measurement.
 
     python benchmarks/fit_serving.py            # fit, print the parameters and the error tables
     python benchmarks/fit_serving.py --write    # ... and store them in data/serving_overheads.toml
-    python benchmarks/fit_serving.py --check    # fail when the stored parameters are not what a refit gives
+    python benchmarks/fit_serving.py --check    # fail when the stored parameters fit clearly worse than a refit
     python benchmarks/fit_serving.py --rows     # every run: measured, simulated, static
 
 Three parameters per engine, each with a meaning: `step_s`, seconds every engine step adds beyond
@@ -38,6 +38,7 @@ from serving_cases import Run, all_runs  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 TOML = ROOT / "src" / "roofline" / "data" / "serving_overheads.toml"
 FITTED = ("output_tok_s_per_gpu", "ttft_median_s", "tpot_mean_s")  # the median TTFT: the means carry warm-up outliers
+CHECK_TOLERANCE = 0.02  # the stored values may fit this much worse than a refit before they count as stale
 METRICS = ("output_tok_s_per_gpu", "total_tok_s_per_gpu", "ttft_mean_s", "ttft_median_s", "ttft_p99_s",
            "tpot_mean_s", "tpot_median_s", "itl_mean_s", "e2e_mean_s")
 
@@ -203,14 +204,19 @@ def main() -> int:
               f"request_s = {params[eng][2]:.4g} s  ({used[eng]})", flush=True)
     if args.write:
         write(params, used)
-    if args.check:
-        old = stored()
-        bad = [e for e, p in params.items() if not all(
-            math.isclose(old[e][k], v, rel_tol=0.02, abs_tol=1e-7) for k, v in zip(("step_s", "per_seq_s", "request_s"), p))]
+    if args.check:  # stale when the stored values fit clearly worse than a refit (weakly set ones may drift)
+        old, bad = stored(), []
+        for eng, p in params.items():
+            recs = [rec for rec in records.values() if rec is not None and rec.run.engine == eng]
+            mine = tuple(old[eng][k] for k in ("step_s", "per_seq_s", "request_s"))
+            cost_old, cost_new = (float(np.sum(np.square(np.concatenate([log_errors(r, q) for r in recs])))) for q in (mine, p))
+            print(f"{eng}: squared log error {cost_old:.4g} stored, {cost_new:.4g} refit")
+            if cost_old > cost_new * (1 + CHECK_TOLERANCE) + 1e-9:
+                bad.append(eng)
         if bad:
-            print(f"stale: data/serving_overheads.toml differs from a refit for {', '.join(bad)} (run --write)")
+            print(f"stale: data/serving_overheads.toml fits worse than a refit for {', '.join(bad)} (run --write)")
             return 1
-        print("data/serving_overheads.toml matches a refit")
+        print("data/serving_overheads.toml fits as well as a refit")
         return 0
     preds = [simulated(r, params[r.engine]) for r in runs]
     stats = [static(r) for r in runs]
