@@ -81,3 +81,8 @@ BY_NAME = {o.name: o for o in OPTIONS}
 # What `roofline parallel` chooses itself rather than takes as options.
 PARALLEL_OWN = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "enable_expert_parallel",
                 "num_gpus", "num_micro_batches", "split_mode")
+# What `roofline simulate` (and the web's /api/simulate) does not take from the estimate's options, and
+# why: requests arrive as a workload, not a static batch; the engine schedules its own steps (no
+# pipeline micro-batches); speculative decoding is not simulated; the input and output lengths and
+# the memory fraction are the simulator's own (a request's longest lengths; the engine's rule).
+SIMULATE_OWN = ("batch_size", "num_micro_batches", "speculative_model", "num_speculative_tokens", "acceptance_rate")

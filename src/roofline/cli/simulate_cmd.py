@@ -6,8 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from .estimate_cmd import (MODEL_HELP, ActOpt, DpOpt, DtypeOpt, EpFlag, GpuOpt, GpusPerNodeOpt, IdealOpt,
-                           InterNodeOpt, JsonOpt, KvOpt, NumGpusOpt, PpOpt, TpOpt, WBitsOpt, WeightOpt)
+from ..options import SIMULATE_OWN
+from .estimate_cmd import JsonOpt
+from .options import command, model_argument, param, scenario_params, scenario_values
 
 EngineOpt = Annotated[str, typer.Option("--engine", help="Serving engine whose scheduling defaults apply: vllm, sglang, trtllm.")]
 NumPromptsOpt = Annotated[Optional[int], typer.Option("--num-prompts", help="Requests to send (default 1000, or every dataset line).")]
@@ -31,72 +32,45 @@ TpotSloOpt = Annotated[Optional[float], typer.Option("--tpot-slo", help="Time-pe
 DisaggOpt = Annotated[Optional[str], typer.Option("--disaggregate", help="xPyD: x prefill and y decode instances, KV moved over the network; compared with aggregated.")]
 
 
+SERVING = (("engine", EngineOpt, "vllm"), ("num_prompts", NumPromptsOpt, None), ("request_rate", RateOpt, None),
+           ("max_concurrency", ConcOpt, None), ("dataset", DatasetOpt, None), ("seed", SeedOpt, 0),
+           ("random_range_ratio", RatioOpt, 1.0), ("burstiness", BurstOpt, 1.0),
+           ("max_num_batched_tokens", TokensOpt, None), ("max_num_seqs", SeqsOpt, None), ("block_size", BlockOpt, None),
+           ("enable_chunked_prefill", ChunkOpt, None), ("cuda_graph_max_bs", GraphOpt, None),
+           ("prefix_cache_hit_rate", PrefixOpt, 0.0), ("ttft_slo", TtftSloOpt, None), ("tpot_slo", TpotSloOpt, None),
+           ("disaggregate", DisaggOpt, None))
+
+
+def simulate(model: str, gpu: str, json_out: bool, **values) -> None:
+    import json
+
+    from ..errors import RooflineError
+    from ..serving import simulate as run_simulation
+
+    if "," in gpu:
+        raise RooflineError("simulate takes one GPU; run it once per GPU to compare")
+    rate = values.get("request_rate")
+    if rate is not None and rate != rate:
+        raise RooflineError("--request-rate must be a number of requests per second or inf")
+    serving = {name: values[name] for name, _, _ in SERVING}
+    estimate_options = {k: v for k, v in scenario_values(values).items()
+                        if k not in ("input_len", "output_len", "gpu_memory_utilization")}
+    result = run_simulation(model, gpu, input_len=values["input_len"], output_len=values["output_len"],
+                            gpu_memory_utilization=values["gpu_memory_utilization"], **serving, **estimate_options)
+    d = result.to_dict()
+    if json_out:
+        typer.echo(json.dumps(d, indent=2))
+        return
+    typer.echo("\n".join(summary_lines(d)))
+
+
 def register(app: typer.Typer) -> None:
-    @app.command(help="Simulate MODEL serving a stream of requests with continuous batching: TTFT, TPOT, "
-                      "inter-token and end-to-end latency percentiles, throughput, goodput, KV use.")
-    def simulate(
-        model: Annotated[str, typer.Argument(help=MODEL_HELP)],
-        gpu: GpuOpt = "a100-sxm-80gb",
-        tensor_parallel_size: TpOpt = 1,
-        pipeline_parallel_size: PpOpt = 1,
-        data_parallel_size: DpOpt = 1,
-        enable_expert_parallel: EpFlag = False,
-        num_gpus: NumGpusOpt = None,
-        gpus_per_node: GpusPerNodeOpt = None,
-        inter_node_link: InterNodeOpt = None,
-        dtype: DtypeOpt = None,
-        weight_dtype: WeightOpt = None,
-        weight_bits: WBitsOpt = None,
-        activation_dtype: ActOpt = None,
-        kv_cache_dtype: KvOpt = None,
-        ideal: IdealOpt = False,
-        engine: EngineOpt = "vllm",
-        input_len: InLenOpt = None,
-        output_len: OutLenOpt = None,
-        num_prompts: NumPromptsOpt = None,
-        request_rate: RateOpt = None,
-        max_concurrency: ConcOpt = None,
-        dataset: DatasetOpt = None,
-        seed: SeedOpt = 0,
-        random_range_ratio: RatioOpt = 1.0,
-        burstiness: BurstOpt = 1.0,
-        max_num_batched_tokens: TokensOpt = None,
-        max_num_seqs: SeqsOpt = None,
-        block_size: BlockOpt = None,
-        gpu_memory_utilization: SimUtilOpt = None,
-        enable_chunked_prefill: ChunkOpt = None,
-        cuda_graph_max_bs: GraphOpt = None,
-        prefix_cache_hit_rate: PrefixOpt = 0.0,
-        ttft_slo: TtftSloOpt = None,
-        tpot_slo: TpotSloOpt = None,
-        disaggregate: DisaggOpt = None,
-        json_out: JsonOpt = False,
-    ) -> None:
-        import json
-
-        from ..errors import RooflineError
-        from ..serving import simulate as run_simulation
-
-        if "," in gpu:
-            raise RooflineError("simulate takes one GPU; run it once per GPU to compare")
-        if request_rate is not None and request_rate != request_rate:
-            raise RooflineError("--request-rate must be a number of requests per second or inf")
-        result = run_simulation(
-            model, gpu, num_prompts=num_prompts, request_rate=request_rate, max_concurrency=max_concurrency,
-            input_len=input_len, output_len=output_len, engine=engine, dataset=dataset, seed=seed,
-            random_range_ratio=random_range_ratio, burstiness=burstiness, max_num_batched_tokens=max_num_batched_tokens,
-            max_num_seqs=max_num_seqs, block_size=block_size, gpu_memory_utilization=gpu_memory_utilization,
-            enable_chunked_prefill=enable_chunked_prefill, cuda_graph_max_bs=cuda_graph_max_bs,
-            prefix_cache_hit_rate=prefix_cache_hit_rate, ttft_slo=ttft_slo, tpot_slo=tpot_slo, disaggregate=disaggregate,
-            tp=tensor_parallel_size, pp=pipeline_parallel_size, dp=data_parallel_size, num_gpus=num_gpus,
-            enable_expert_parallel=enable_expert_parallel, gpus_per_node=gpus_per_node, inter_node_link=inter_node_link,
-            dtype=dtype, weight_dtype=weight_dtype, weight_bits=weight_bits, activation_dtype=activation_dtype,
-            kv_cache_dtype=kv_cache_dtype, ideal=ideal)
-        d = result.to_dict()
-        if json_out:
-            typer.echo(json.dumps(d, indent=2))
-            return
-        typer.echo("\n".join(summary_lines(d)))
+    own = {"input_len": param("input_len", InLenOpt, None), "output_len": param("output_len", OutLenOpt, None),
+           "gpu_memory_utilization": param("gpu_memory_utilization", SimUtilOpt, None)}
+    params = [model_argument(), *scenario_params(exclude=SIMULATE_OWN, overrides=own),
+              *(param(n, a, d) for n, a, d in SERVING), param("json_out", JsonOpt, False)]
+    app.command("simulate", help="Simulate MODEL serving a stream of requests with continuous batching: TTFT, TPOT, "
+                "inter-token and end-to-end latency percentiles, throughput, goodput, KV use.")(command(simulate, params))
 
 
 def _ms(v) -> str:
@@ -130,6 +104,10 @@ def summary_lines(d: dict) -> list[str]:
         f"batch: mean {d['batch_size']['mean']:.1f}, max {d['batch_size']['max']}; queue: mean {d['queue_length']['mean']:.1f}, "
         f"max {d['queue_length']['max']}; {d['preemptions']} preemptions; {d['steps']:,} steps in {d['duration_s']:.2f} s",
     ]
+    c = d.get("cost")
+    if c:
+        lines.append(f"cost: ${c['usd_per_million_output_tokens']:,.3g} per million output tokens "
+                     f"(${c['usd_per_million_input_tokens']:,.3g} per million input) at ${c['usd_per_gpu_hour']:.2f}/GPU-hour")
     g = d["goodput"]
     if g:
         lines.append(f"goodput: {g['requests_per_s']:.3g} req/s meet the SLOs ({g['fraction']:.0%} of requests)")

@@ -108,7 +108,7 @@ class SimResult:
     def to_dict(self) -> dict:
         a = np.asarray(self.steps, dtype=float) if self.steps else np.zeros((0, 7))
         n = a[:, 6]  # steps each record stands for
-        return {
+        doc = {
             "model": self.model, "gpu": self.gpu, "engine": self.engine, "deployment": self.deployment,
             "workload": self.workload, "kv_cache": self.kv_cache | {
                 "peak_usage": float(a[:, 5].max()) if len(a) else 0.0,
@@ -126,3 +126,7 @@ class SimResult:
             "disaggregated": self.disaggregated,
             "notes": self.notes,
         }
+        from ..estimates.costs import simulation_cost  # $ per million tokens at the GPU's built-in price
+
+        doc["cost"] = simulation_cost(self.gpu, int(self.deployment["num_gpus"]), doc)
+        return doc

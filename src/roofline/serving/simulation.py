@@ -37,11 +37,12 @@ _PREDICTORS: dict = {}
 
 
 def predictor_for(s, max_tokens: int) -> StepPredictor:
-    """Predictors are cached per model, format, split, GPU and token range (tables take ms to build)."""
-    key = (id(s.model), s.model.name, s.prec, s.par, s.roofs, max_tokens)
+    """Predictors are cached per model (by value), format, split, GPU and token range (tables take ms
+    to build); at most 64 are kept, so a server seeing many pasted configs holds a bounded set."""
+    key = (s.model.name, s.prec, s.par, s.roofs, max_tokens)
     hit = _PREDICTORS.get(key)
-    if hit is None or hit.setup.model is not s.model:
-        if len(_PREDICTORS) > 64:
+    if hit is None or not (hit.setup.model is s.model or hit.setup.model == s.model):
+        if len(_PREDICTORS) >= 64:
             _PREDICTORS.clear()
         hit = _PREDICTORS[key] = StepPredictor(s, max_tokens)
     return hit
@@ -114,7 +115,9 @@ def prepare(model, gpu, engine, estimate_options: dict, **engine_options):
         raise RooflineError(f"{bad[0]} is not a simulation option: the workload is num_prompts, input_len, output_len or dataset")
     if any(estimate_options.get(k) is not None for k in NOT_SIMULATED):
         raise RooflineError("speculative decoding is not simulated yet; `roofline estimate` models it for a static batch")
-    s = setup(model, gpu, **{k: v for k, v in estimate_options.items() if k not in NOT_SIMULATED})
+    from ..scenario import Scenario  # the estimate's options, validated once (names or short forms)
+
+    s = Scenario.of(model, gpu, **{k: v for k, v in estimate_options.items() if k not in NOT_SIMULATED}).setup()
     cfg = engine_config(engine, s, **engine_options)
     kv, how, fraction = kv_cache_for(s, cfg)
     cfg = replace(cfg, memory_fraction=fraction)

@@ -14,7 +14,10 @@ import math
 from typing import Any, Optional, Union
 
 from fastapi import APIRouter
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from ..options import SIMULATE_OWN
+from .schemas import _fields
 
 from ..estimates.result import clean
 from .limits import MAX_GPUS, TooLarge
@@ -38,24 +41,22 @@ class ServingJob(BaseModel):
     seed: int = 0
 
 
-class Deployment(ServingJob):
-    gpu: str = Field(default="h100-sxm", max_length=60)
-    tensor_parallel_size: int = Field(default=1, validation_alias=AliasChoices("tensor_parallel_size", "tp"))
-    pipeline_parallel_size: int = Field(default=1, validation_alias=AliasChoices("pipeline_parallel_size", "pp"))
-    data_parallel_size: int = Field(default=1, validation_alias=AliasChoices("data_parallel_size", "dp"))
-    enable_expert_parallel: bool = False
-    dtype: Optional[str] = Field(default=None, max_length=40)
-    weight_dtype: Optional[str] = Field(default=None, max_length=40)
-    kv_cache_dtype: Optional[str] = Field(default=None, max_length=40)
-    max_num_batched_tokens: Optional[int] = None
-    max_num_seqs: Optional[int] = None
+# The estimate's options a simulation takes, from the one declaration (roofline/options.py); the
+# workload and memory fraction are the simulator's own (options.SIMULATE_OWN says why).
+_ESTIMATE_FIELDS = _fields(SIMULATE_OWN + ("input_len", "output_len", "gpu_memory_utilization"))
+_DeploymentBase = create_model("DeploymentBase", __base__=ServingJob, **_ESTIMATE_FIELDS)
+
+
+class Deployment(_DeploymentBase):
+    gpu: str = Field(default="h100-sxm", max_length=60, description="GPU name or alias.")
+    max_num_batched_tokens: Optional[int] = Field(default=None, description="Token budget of one step (default: the "
+                                                  "engine's). Unit: tokens.")
+    max_num_seqs: Optional[int] = Field(default=None, description="Most requests running at once (default: the engine's).")
 
     def options(self) -> dict:
+        estimate = {k: getattr(self, k) for k in _ESTIMATE_FIELDS}
         return dict(input_len=self.input_len, output_len=self.output_len, engine=self.engine, seed=self.seed,
-                    tp=self.tensor_parallel_size, pp=self.pipeline_parallel_size, dp=self.data_parallel_size,
-                    enable_expert_parallel=self.enable_expert_parallel, dtype=self.dtype, weight_dtype=self.weight_dtype,
-                    kv_cache_dtype=self.kv_cache_dtype, max_num_batched_tokens=self.max_num_batched_tokens,
-                    max_num_seqs=self.max_num_seqs)
+                    max_num_batched_tokens=self.max_num_batched_tokens, max_num_seqs=self.max_num_seqs, **estimate)
 
 
 class SimulateRequest(Deployment):
@@ -110,11 +111,7 @@ def simulate(req: SimulateRequest) -> dict:
             request_rate=math.inf if req.request_rate is None else req.request_rate, max_concurrency=req.max_concurrency,
             random_range_ratio=req.random_range_ratio, prefix_cache_hit_rate=req.prefix_cache_hit_rate,
             ttft_slo=req.ttft_slo, tpot_slo=req.tpot_slo, disaggregate=req.disaggregate, **req.options())
-    doc = r.to_dict()
-    from ..estimates.costs import simulation_cost
-
-    doc["cost"] = simulation_cost(r.gpu, int(doc["deployment"]["num_gpus"]), doc)
-    return clean(doc)
+    return clean(r.to_dict())
 
 
 @router.post("/plot/serving", summary="The serving chart: throughput vs interactivity, latency vs rate, one run over time",
