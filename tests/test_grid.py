@@ -45,3 +45,17 @@ def test_grid_rejects_bad_axes():
         roofline.grid("llama-2-7b", ["a100"], batch_sizes=[1.5], input_lens=[1], output_lens=[1])
     with pytest.raises(RooflineError, match="cap"):
         roofline.grid("llama-2-7b", ["a100"] * 100, batch_sizes=range(1, 1001), input_lens=range(1, 1001), output_lens=[1])
+
+
+def test_grid_ranges_are_the_estimates():
+    # the grid's interval at each cell is the estimate's own interval there (same regime and situation)
+    g = roofline.grid("llama-3.1-8b", ["a100", "h100"], batch_sizes=[1, 16], input_lens=[1024], output_lens=[256], tp=2)
+    for figure in ("ttft_s", "tpot_s", "e2e_latency_s", "output_tokens_per_s"):
+        low, high = g.range(figure)
+        for gi, name in enumerate(["a100", "h100"]):
+            for bi, b in enumerate([1, 16]):
+                r = roofline.estimate("llama-3.1-8b", name, batch_size=b, input_len=1024, output_len=256,
+                                      tp=2).ranges[f"{figure}_range"]
+                assert low[gi, bi, 0, 0] == pytest.approx(r["low"], rel=1e-9)
+                assert high[gi, bi, 0, 0] == pytest.approx(r["high"], rel=1e-9)
+                assert low[gi, bi, 0, 0] < high[gi, bi, 0, 0]

@@ -55,14 +55,20 @@ def _link_class(comm: dict) -> str:
     return "nvlink"
 
 
+def situation(tp: int, pp: int, weight_bits: float, kv_cache_dtype: str, comm: dict, batch: int) -> dict:
+    """What changes an estimate's error: GPUs working on one step (tp × pp), the link between them,
+    quantized weights or KV cache, and the batch per replica (single-stream or batched)."""
+    several = tp * pp > 1
+    quant = weight_bits < 16 or kv_cache_dtype not in ("bf16", "fp16", "fp32")
+    return {"gpus": "several" if several else "1", "link": _link_class(comm) if several else "",
+            "quantized": "quantized" if quant else "16-bit", "batch": batch}
+
+
 def situation_of(est) -> dict:
-    """The situation of an estimate that changes its error: GPUs working on one step (tp × pp),
-    the link between them, quantized weights or KV cache."""
+    """The situation of an Estimate (see `situation`)."""
     par, prec = est.parallel, est.precision
-    several = par["tp"] * par["pp"] > 1
-    quant = prec["weight_bits"] < 16 or prec["kv_cache_dtype"] not in ("bf16", "fp16", "fp32")
-    return {"gpus": "several" if several else "1", "link": _link_class(est.comm) if several else "",
-            "quantized": "quantized" if quant else "16-bit", "batch": est.workload["batch_per_replica"]}
+    return situation(par["tp"], par["pp"], prec["weight_bits"], prec["kv_cache_dtype"], est.comm,
+                     est.workload["batch_per_replica"])
 
 
 def cell_keys(regime: str, situation: dict) -> list[str]:
