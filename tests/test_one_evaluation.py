@@ -142,3 +142,12 @@ def test_fewest_gpus_by_hand():
     e = roofline.estimate("llama-3-70b", "a100", batch_size=512, input_len=4096, output_len=512)
     assert 512 * 4608 * 327_680 == pytest.approx(773e9, rel=0.001)
     assert e.capacity.min_gpus == 32
+
+
+def test_batch_chart_band_is_the_estimates_interval():
+    inputs = Inputs.of("llama-3.1-8b", "h100", batch_size=16)
+    series = build("batch", inputs, points=64).series[0]
+    for b in (series.batch[0], series.batch[20]):  # batch 1 (single-stream) and a batched point
+        i = series.batch.index(b)
+        r = roofline.estimate("llama-3.1-8b", "h100", batch_size=int(b)).ranges["tpot_s_range"]
+        assert close(series.step_time_low_s[i], r["low"]) and close(series.step_time_high_s[i], r["high"])

@@ -80,17 +80,16 @@ class Grid:
         output_tokens_per_s) at every cell, from the held-out errors of the calibration set in each
         cell's regime (batch 1 per replica: single-stream decode; more: batched decode) and
         situation; None where the set has no basis for some cell."""
-        from ..evidence.uncertainty import bounds
+        from ..evidence.uncertainty import band
 
         value = np.broadcast_to(getattr(self, figure), self.shape)
-        single = (np.ceil(self.batch_sizes / self.data_parallel_size) == 1).reshape(-1, 1, 1)
+        b_rep = np.ceil(self.batch_sizes / self.data_parallel_size).reshape(-1, 1, 1)
         low, high = np.empty(self.shape), np.empty(self.shape)
         for g, situation in enumerate(self.situations):
-            b1, bn = (bounds(figure, {**situation, "batch": n}, level) for n in (1, 2))
-            if b1 is None or bn is None:
+            got = band(figure, situation, b_rep, value[g], level)
+            if got is None:
                 return None
-            low[g] = value[g] * np.where(single, b1["low_factor"], bn["low_factor"])
-            high[g] = value[g] * np.where(single, b1["high_factor"], bn["high_factor"])
+            low[g], high[g] = got
         return low, high
 
     def _index(self, name: str, axis: np.ndarray, value) -> int:
@@ -151,16 +150,8 @@ def grid(model, gpus, *, batch_sizes, input_lens, output_lens, **options) -> Gri
         tpot.append(np.broadcast_to(ev.tpot_s, full))
         mem.append(np.broadcast_to(ev.total_bytes, full))
     cap = np.asarray([s.capacity for s in setups], dtype=float).reshape(-1, 1, 1, 1)
-    situations = tuple(_situation(s) for s in setups)
+    from ..evidence.uncertainty import setup_situation
+
+    situations = tuple(setup_situation(s) for s in setups)
     return Grid([s.gpu.name for s in setups], b, L, out, np.stack(ttft), np.stack(tpot), np.stack(mem), cap,
                 setups[0].par.num_gpus, setups[0].par.dp, situations)
-
-
-def _situation(s) -> dict:
-    """What changes the error of this GPU's estimates (evidence.uncertainty.situation), batch aside."""
-    from ..evidence.uncertainty import situation
-    from .scaleout import comm_doc
-
-    sit = situation(s.par.tp, s.par.pp, s.prec.weight.bits, s.prec.kv_cache.name, comm_doc(s), 1)
-    sit.pop("batch")
-    return sit

@@ -132,3 +132,26 @@ def ranges(est, level: float = 0.8) -> dict[str, dict | None]:
     """`<figure>_range` for TTFT, TPOT, end-to-end latency and output tokens/s of one Estimate."""
     sit = situation_of(est)
     return {f"{k}_range": interval(k, getattr(est, k), sit, level) for k in FIGURES}
+
+
+def band(metric: str, situation: dict, batch_per_replica, values, level: float = 0.8):
+    """(low, high) arrays of the `level` interval of many values of one figure in one situation
+    (batch 1 per replica: single-stream decode; more: batched decode); None without a basis."""
+    import numpy as np
+
+    b1, bn = (bounds(metric, {**situation, "batch": n}, level) for n in (1, 2))
+    if b1 is None or bn is None:
+        return None
+    values = np.asarray(values, dtype=float)
+    single = np.broadcast_to(np.asarray(batch_per_replica) == 1, values.shape)
+    return (values * np.where(single, b1["low_factor"], bn["low_factor"]),
+            values * np.where(single, b1["high_factor"], bn["high_factor"]))
+
+
+def setup_situation(s) -> dict:
+    """The situation of a resolved setup (estimates.estimate.Setup), batch aside."""
+    from ..estimates.scaleout import comm_doc
+
+    sit = situation(s.par.tp, s.par.pp, s.prec.weight.bits, s.prec.kv_cache.name, comm_doc(s), 1)
+    sit.pop("batch")
+    return sit

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..estimates.capacity import critical_batch
+from ..evidence.uncertainty import band, setup_situation
 from ..estimates.sweep import batch_grid, decode_sweep, max_batch_that_fits
 from . import style
 from .crossover_chart import MAX_DEFAULT_BATCH
@@ -36,6 +37,8 @@ class BatchSeries:
     batch_size: int  # the chosen batch, marked
     step_time_at_batch_s: float
     tokens_per_s_at_batch: float
+    step_time_low_s: list[float] | None = None  # the 80% interval (docs/accuracy.md), None without a basis
+    step_time_high_s: list[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,9 @@ class BatchChart:
                 crit = f" · critical batch {s.critical_batch:,}" if s.critical_batch else ""
                 ax.plot(b, np.where(fits, ys, np.nan), color=c, linewidth=2.2, gid=f"{kind}:{s.gpu}",
                         label=f"{s.display_name}{crit}" if kind == "time" else None)
+                if kind == "time" and s.step_time_low_s:
+                    ax.fill_between(b, np.array(s.step_time_low_s) * 1e3, np.array(s.step_time_high_s) * 1e3, color=c,
+                                    alpha=0.13, linewidth=0, gid=f"band:{s.gpu}")
                 if not fits.all():
                     first = max(int(np.argmin(fits)) - 1, 0)  # overlap one point so the line is continuous
                     ax.plot(b[first:], ys[first:], color=c, linewidth=1.2, linestyle=":", gid=f"{kind}-overflow:{s.gpu}")
@@ -79,6 +85,10 @@ class BatchChart:
         handles += [Line2D([], [], color=style.GREY, linestyle="--", label="critical batch (compute-bound from here)"),
                     Line2D([], [], color=style.GREY, linestyle=":", label="does not fit in memory"),
                     Line2D([], [], color=style.GREY, marker="o", markeredgecolor="black", linestyle="", label="chosen batch")]
+        if any(s.step_time_low_s for s in self.series):
+            from matplotlib.patches import Patch
+
+            handles.append(Patch(color=style.GREY, alpha=0.3, label="80% interval (held-out errors)"))
         top.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, 0.86), fontsize=8, framealpha=0.9)
         style.title(fig, top, self.title, self.subtitle)
         return fig
@@ -97,6 +107,13 @@ class BatchChart:
                              "customdata": ["" if f else " (does not fit)" for f in fits],
                              "hovertemplate": f"{s.gpu}: batch %{{x}} → %{{y:.4g}} {unit}%{{customdata}}<extra></extra>"})
             time_trace = data[-2]
+            if s.step_time_low_s:  # the 80% interval as a shaded band under the step-time line
+                data.append({"type": "scatter", "mode": "lines", "x": s.batch, "y": [t * 1e3 for t in s.step_time_high_s],
+                             "yaxis": "y", "line": {"width": 0, "color": c}, "showlegend": False, "hoverinfo": "skip",
+                             "name": f"{s.gpu} 80% interval (high)", "legendgroup": s.gpu})
+                data.append({"type": "scatter", "mode": "lines", "x": s.batch, "y": [t * 1e3 for t in s.step_time_low_s],
+                             "yaxis": "y", "line": {"width": 0, "color": c}, "fill": "tonexty", "opacity": 0.2,
+                             "name": f"{s.gpu} 80% interval", "legendgroup": s.gpu, "hoverinfo": "skip"})
             data.append({"type": "scatter", "mode": "markers", "name": f"{s.gpu} batch {s.batch_size}", "legendgroup": s.gpu,
                          "x": [s.batch_size], "y": [s.step_time_at_batch_s * 1e3], "yaxis": "y",
                          "marker": {"size": 11, "color": c, "line": {"color": "black", "width": 1.5}},
@@ -137,9 +154,11 @@ def build(inputs: Inputs, max_batch: int | None = None, points: int = 256) -> Ba
         top = default_max_batch(critical_batch(s), fits, s.total_batch) if max_batch is None else max_batch  # 0 is an error
         d = decode_sweep(s, batch_grid(top, points))
         at = decode_sweep(s, np.array([float(s.total_batch)]))  # the chosen batch, on the curve even between grid points
+        rng = band("tpot_s", setup_situation(s), np.ceil(d.batch / s.par.dp), d.step_time_s)
         series.append(BatchSeries(s.gpu.name, s.gpu.display_name, style.listed(d.batch), style.listed(d.step_time_s),
                                   style.listed(d.tokens_per_s), d.critical_batch, fits, s.total_batch,
-                                  float(at.step_time_s[0]), float(at.tokens_per_s[0])))
+                                  float(at.step_time_s[0]), float(at.tokens_per_s[0]),
+                                  style.listed(rng[0]) if rng else None, style.listed(rng[1]) if rng else None))
     s = inputs.first
     return BatchChart(f"Decode vs batch size: {s.model.name} on {gpus_label(inputs.setups)}",
                       workload_label(s, with_batch=False) + step_caveat(s), series)

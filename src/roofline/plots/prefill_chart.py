@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..estimates.sweep import length_grid, prefill_sweep
+from ..evidence.uncertainty import band, setup_situation
 from . import style
 from .inputs import Inputs, gpus_label, step_caveat, workload_label
 
@@ -33,6 +34,8 @@ class PrefillSeries:
     ridge_crossing: int | None  # shortest prompt whose prefill reaches the ridge
     chosen_input_len: int
     ttft_at_input_len_s: float
+    ttft_low_s: list[float] | None = None  # the 80% interval (docs/accuracy.md), None without a basis
+    ttft_high_s: list[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,9 @@ class PrefillChart:
             top.plot(s.input_len, s.arithmetic_intensity, color=c, linewidth=2.2, linestyle=dash, label=_legend(s), gid=f"ai:{s.gpu}")
             top.axhline(s.ridge_point, color=c, linewidth=1.1, linestyle="--", gid=f"ridge:{s.gpu}")
             bottom.plot(s.input_len, [t * 1e3 for t in s.ttft_s], color=c, linewidth=2.2, gid=f"ttft:{s.gpu}")
+            if s.ttft_low_s:  # the 80% interval from the held-out errors of the calibration set
+                bottom.fill_between(s.input_len, [t * 1e3 for t in s.ttft_low_s], [t * 1e3 for t in s.ttft_high_s],
+                                    color=c, alpha=0.13, linewidth=0, gid=f"band:{s.gpu}")
             bottom.plot([s.chosen_input_len], [s.ttft_at_input_len_s * 1e3], marker="o", markersize=8, color=c,
                         markeredgecolor="black", linestyle="", gid=f"current:{s.gpu}")
             if s.ridge_crossing:
@@ -87,6 +93,13 @@ class PrefillChart:
             data.append({"type": "scatter", "mode": "lines", "name": f"{s.gpu} TTFT", "legendgroup": s.gpu,
                          "x": s.input_len, "y": [t * 1e3 for t in s.ttft_s], "yaxis": "y2", "line": {"color": c, "width": 2.5},
                          "hovertemplate": "%{x} tokens: TTFT %{y:.4g} ms<extra></extra>"})
+            if s.ttft_low_s:  # the 80% interval as a shaded band
+                data.append({"type": "scatter", "mode": "lines", "x": s.input_len, "y": [t * 1e3 for t in s.ttft_high_s],
+                             "yaxis": "y2", "line": {"width": 0, "color": c}, "showlegend": False, "hoverinfo": "skip",
+                             "name": f"{s.gpu} TTFT 80% interval (high)", "legendgroup": s.gpu})
+                data.append({"type": "scatter", "mode": "lines", "x": s.input_len, "y": [t * 1e3 for t in s.ttft_low_s],
+                             "yaxis": "y2", "line": {"width": 0, "color": c}, "fill": "tonexty", "opacity": 0.2,
+                             "name": f"{s.gpu} TTFT 80% interval", "legendgroup": s.gpu, "hoverinfo": "skip"})
             data.append({"type": "scatter", "mode": "markers", "name": f"{s.gpu} prompt {s.chosen_input_len}", "legendgroup": s.gpu,
                          "x": [s.chosen_input_len], "y": [s.ttft_at_input_len_s * 1e3], "yaxis": "y2",
                          "marker": {"size": 11, "color": c, "line": {"color": "black", "width": 1.5}},
@@ -124,8 +137,10 @@ def build(inputs: Inputs, max_input_len: int | None = None, points: int = 256) -
     for s in inputs.setups:
         p = prefill_sweep(s, grid)
         at = prefill_sweep(s, np.array([float(s.input_len)]))
+        rng = band("ttft_s", setup_situation(s), s.batch, p.ttft_s)
         series.append(PrefillSeries(s.gpu.name, s.gpu.display_name, style.listed(grid), style.listed(p.arithmetic_intensity),
-                                    style.listed(p.ttft_s), p.ridge_point, p.ridge_crossing, s.input_len, float(at.ttft_s[0])))
+                                    style.listed(p.ttft_s), p.ridge_point, p.ridge_crossing, s.input_len, float(at.ttft_s[0]),
+                                    style.listed(rng[0]) if rng else None, style.listed(rng[1]) if rng else None))
     s = inputs.first
     return PrefillChart(f"Prefill vs prompt length: {s.model.name} on {gpus_label(inputs.setups)}",
                         workload_label(s, with_lengths=False) + step_caveat(s), series, s.model.max_position_embeddings)

@@ -25,14 +25,20 @@ function splitText(p) {
   return `${parts.join(" ")} · ${p.num_gpus} GPUs${p.nodes > 1 ? ` on ${p.nodes} nodes` : ""}`;
 }
 
+// The 80% interval of a figure (held-out errors of the calibration set), or nothing without a basis.
+function rangeText(e, key, fmt) {
+  const r = e[`${key}_range`];
+  return r ? ` <span class="range">(${Math.round(r.level * 100)}%: ${esc(fmt(r.low))} – ${esc(fmt(r.high))})</span>` : "";
+}
+
 // [label, metric key, cell, large, hypothetical when it does not fit, shown only when]
 const ROWS = [
   ["memory per GPU", "memory", (e) => memoryCell(e), false, false],
-  ["TTFT (prefill)", "ttft_s", (e) => esc(fmtTime(e.ttft_s)), true, true],
-  ["TPOT (decode step)", "tpot_s", (e) => esc(fmtTime(e.tpot_s)), true, true],
+  ["TTFT (prefill)", "ttft_s", (e) => esc(fmtTime(e.ttft_s)) + rangeText(e, "ttft_s", fmtTime), true, true],
+  ["TPOT (decode step)", "tpot_s", (e) => esc(fmtTime(e.tpot_s)) + rangeText(e, "tpot_s", fmtTime), true, true],
   ["decode throughput", "decode_tokens_per_s", (e) => `${esc(fmtNum(e.decode.tokens_per_s))} tokens/s`, true, true],
-  ["output throughput (static batch)", "output_tokens_per_s", (e) => `${esc(fmtNum(e.output_tokens_per_s))} tokens/s`, false, true],
-  ["end-to-end latency", "e2e_latency_s", (e) => esc(fmtTime(e.e2e_latency_s)), false, true],
+  ["output throughput (static batch)", "output_tokens_per_s", (e) => `${esc(fmtNum(e.output_tokens_per_s))} tokens/s` + rangeText(e, "output_tokens_per_s", fmtNum), false, true],
+  ["end-to-end latency", "e2e_latency_s", (e) => esc(fmtTime(e.e2e_latency_s)) + rangeText(e, "e2e_latency_s", fmtTime), false, true],
   ["bound", "bound", (e) => `prefill <b>${esc(e.prefill.bound)}</b> (${esc(fmtNum(e.prefill.arithmetic_intensity))} FLOP/B) · decode <b>${esc(e.decode.bound)}</b> (${esc(fmtNum(e.decode.arithmetic_intensity))} FLOP/B)`, false, false],
   ["split", "parallel", (e) => esc(splitText(e.parallel)), false, false, (e) => e.parallel.num_gpus > 1],
   ["communication", "comm", (e) => `${esc(fmtPct(e.comm.share))} of the time · ${["tp_link", "pp_link", "ep_link"].filter((k) => e.comm[k]).map((k) => `${k.split("_")[0]}: ${esc(e.comm[k].name)}`).join("; ")}`, false, true, (e) => e.comm.time_s > 0],
