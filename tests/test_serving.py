@@ -180,8 +180,11 @@ def test_bad_datasets_name_the_line(tmp_path):
     bad.write_text('{"input_len": 10, "output_len": 5}\n{"input_len": 10, "output_len": 0}\n')
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"input_len": 10, "output_len": 5}\n\n{"input_len": 10,\n')
+    nan = tmp_path / "nan.jsonl"
+    nan.write_text('{"input_len": Infinity, "output_len": 5}\n')
     for path, message in [(empty, "is empty"), (bad, "dataset line 2: output_len must be a whole number"),
-                          (broken, "dataset line 3: not JSON"), (tmp_path / "none.jsonl", "is not a file")]:
+                          (broken, "dataset line 3: malformed JSON"), (nan, "dataset line 1: Infinity is not a number"),
+                          (tmp_path / "none.jsonl", "is not a file")]:
         p = _cli("--dataset", str(path))
         assert p.returncode == 2 and p.stderr.count("\n") == 1 and message in p.stderr, p.stderr
 

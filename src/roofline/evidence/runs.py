@@ -3,7 +3,6 @@ JSON, or a `trtllm-bench throughput` report. Everything in SI units (seconds, to
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import asdict, dataclass, field
@@ -102,10 +101,9 @@ def read_result(path: str) -> MeasuredRun:
         raise RooflineError(f"no such file: {path}")
     text = p.read_text(errors="replace")
     if text.lstrip().startswith("{"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise RooflineError(f"{path}: line {e.lineno}: malformed JSON ({e.msg})") from None
+        from ..specs.strict_json import loads  # no NaN, Infinity or runaway nesting in a result either
+
+        data = loads(text, str(path))
         if not isinstance(data, dict):
             raise RooflineError(f"{path}: expected a JSON object (a vLLM benchmark result)")
         return from_vllm(data, path)

@@ -10,7 +10,6 @@ an infinite rate sends everything at t = 0. One seed gives one workload.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,10 +86,9 @@ def synthetic(num_prompts, input_len, output_len, request_rate, burstiness=1.0, 
 
 
 def _dataset_line(number: int, text: str) -> tuple[int, int, float | None]:
-    try:
-        row = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise RooflineError(f"dataset line {number}: not JSON ({e.msg})") from None
+    from ..specs.strict_json import loads  # no NaN, Infinity or runaway nesting in a dataset either
+
+    row = loads(text, f"dataset line {number}")
     if not isinstance(row, dict):
         raise RooflineError(f"dataset line {number}: expected an object with input_len and output_len")
     out = []
