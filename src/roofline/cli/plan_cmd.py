@@ -47,30 +47,42 @@ def register(app: typer.Typer) -> None:
 
 
 def _render(r) -> None:
-    from rich import box
+    """The answer, then the finalists: a table where it fits the terminal, else one block each."""
     from rich.markup import escape
-    from rich.table import Table
 
     from ..units import fmt_time
-    from .render import console
+    from .layout import console, fits, say, table
 
-    console.print(f"[bold]{escape(r.model)}[/bold]: {escape(r.summary)}")
-    t = Table(box=box.SIMPLE_HEAD, title="Finalists (simulated)" if r.finalists and r.finalists[0].simulated else "Finalists")
-    for col in ("GPUs", "replicas × split", "weights/KV", "budget", "$/M out", "$/M in", "$/hour", "TTFT", "TPOT", "e2e", "verdict"):
-        t.add_column(col, justify="left" if col in ("GPUs", "replicas × split", "weights/KV", "verdict") else "right")
-    for c in sorted(r.finalists, key=lambda c: c.usd_per_million_output_tokens):
-        mark = "★ " if c is r.chosen else ("◆ " if c in r.frontier else "")
-        t.add_row(escape(f"{mark}{c.num_gpus} × {c.gpu}"), escape(c.layout), c.formats, str(c.budget),
+    con = console()
+    con.print(f"[bold]{escape(r.model)}[/bold]: {escape(r.summary)}")
+    rows = sorted(r.finalists, key=lambda c: c.usd_per_million_output_tokens)
+    mark = lambda c: "★ " if c is r.chosen else ("◆ " if c in r.frontier else "")  # noqa: E731
+    title = "Finalists (simulated)" if rows and rows[0].simulated else "Finalists"
+    t = table("GPUs", "replicas × split", "weights/KV", "budget", "$/M out", "$/M in", "$/hour", "TTFT", "TPOT", "e2e",
+              "verdict", right=("budget", "$/M out", "$/M in", "$/hour", "TTFT", "TPOT", "e2e"), title=title)
+    for c in rows:
+        t.add_row(escape(f"{mark(c)}{c.num_gpus} × {c.gpu}"), escape(c.layout), c.formats, str(c.budget),
                   f"{c.usd_per_million_output_tokens:.3g}", f"{c.usd_per_million_input_tokens:.3g}", f"{c.usd_per_hour:.2f}",
                   fmt_time(c.metric("ttft_s")), fmt_time(c.metric("tpot_s")), fmt_time(c.metric("e2e_s")), escape(c.verdict))
-    if r.finalists:
-        console.print(t)
-        console.print("★ chosen · ◆ on the cost–latency frontier (no other finalist is both cheaper and faster) · "
-                      "latencies are p90 of the simulation; budget = max_num_batched_tokens; $/M = US dollars per million tokens")
+    if rows and fits(con, t):
+        con.print(t)
+    elif rows:  # too narrow for the table: one block per finalist, nothing cut
+        con.print(f"[bold]{title}[/bold]")
+        for c in rows:
+            say(con, f"{escape(mark(c))}[bold]{c.num_gpus} × {escape(c.gpu)}[/bold] · {escape(c.layout)} · {escape(c.formats)} "
+                     f"· budget {c.budget}", indent=0)
+            say(con, f"${c.usd_per_million_output_tokens:.3g} per million output tokens (${c.usd_per_million_input_tokens:.3g} "
+                     f"input), ${c.usd_per_hour:.2f}/hour · p90 TTFT {fmt_time(c.metric('ttft_s'))}, TPOT "
+                     f"{fmt_time(c.metric('tpot_s'))}, e2e {fmt_time(c.metric('e2e_s'))}", indent=4)
+            say(con, escape(c.verdict), indent=4)
+    if rows:
+        say(con, "★ chosen · ◆ on the cost–latency frontier (no other finalist is both cheaper and faster) · "
+                 "latencies are p90 of the simulation; budget = max_num_batched_tokens; $/M = US dollars per million tokens",
+            indent=0)
     s = r.counts
     if s:
-        console.print(f"Screened {s['screened']:,} candidates: {s['cannot_keep_up']:,} cannot keep up with the rate, "
+        say(con, f"Screened {s['screened']:,} candidates: {s['cannot_keep_up']:,} cannot keep up with the rate, "
                       f"{s['miss_targets_by_estimate']:,} miss the targets by estimate, {s['dearer_than_finalists']:,} meet them "
-                      f"but cost more than the cheapest finalist; {len(r.unfit)} replica shapes do not fit at all.")
+                 f"but cost more than the cheapest finalist; {len(r.unfit)} replica shapes do not fit at all.", indent=0)
     for note in r.notes:
-        console.print(f"  [yellow]note:[/yellow] {escape(note)}")
+        say(con, f"[yellow]note:[/yellow] {escape(note)}")

@@ -61,7 +61,11 @@ def simulate(model: str, gpu: str, json_out: bool, **values) -> None:
     if json_out:
         typer.echo(json.dumps(d, indent=2))
         return
-    typer.echo("\n".join(summary_lines(d)))
+    from .layout import console
+
+    con = console()  # wraps each line at the terminal's width, cutting nothing
+    for line in summary_lines(d):
+        con.print(line, markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
