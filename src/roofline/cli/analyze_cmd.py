@@ -73,7 +73,7 @@ def _render(a: dict, level: float) -> None:
                   f"batch {w['batch_size']} · {w['input_len']} in / {w['output_len']} out · {escape(a['precision'])}")
     t = Table(box=box.SIMPLE_HEAD)
     for col in ("figure", "measured", "estimate", f"{level:.0%} range", "estimate error", "in range"):
-        t.add_column(col, justify="left" if col == "figure" else "right")
+        t.add_column(col, overflow="fold", justify="left" if col == "figure" else "right")
     for k, f in a["figures"].items():
         rng = f["range"]
         t.add_row(k, _fmt(k, f["measured"]), _fmt(k, f["estimate"]),
@@ -83,7 +83,7 @@ def _render(a: dict, level: float) -> None:
     if a["phases"]:
         p = Table(box=box.SIMPLE_HEAD)
         for col in ("phase", "measured", "true limit", "bound", "MBU", "MFU", "slower than limit"):
-            p.add_column(col, justify="left" if col in ("phase", "bound") else "right")
+            p.add_column(col, overflow="fold", justify="left" if col in ("phase", "bound") else "right")
         for ph in a["phases"]:
             p.add_row(ph["phase"], fmt_time(ph["measured_s"]), fmt_time(ph["limit_s"]), ph["bound"],
                       f"{ph['mbu']:.0%}", f"{ph['mfu']:.0%}", f"{ph['headroom']:.0%}")

@@ -38,18 +38,19 @@ def _render(v: dict) -> None:
     from .render import console as make_console
     console = make_console()
 
-    t = Table(box=box.SIMPLE_HEAD)
-    for col in ("case", "model", "GPU", "metric", "measured", "predicted", "error", f"{v['level']:.0%} range", "in range"):
-        t.add_column(col, justify="right" if col in ("measured", "predicted", "error", "in range") else "left")
+    from .layout import table
+
+    t = table("case", "model", "GPU", "metric", "measured", "predicted", "error", f"{v['level']:.0%} range", "in?",
+              right=("measured", "predicted", "error", "in?"))
     for c in v["cases"]:
         r = c["range"]
         t.add_row(escape(c["id"]), escape(c["model"]), escape(c["gpu"]), c["metric"], f"{c['measured']:.4g}",
-                  f"{c['predicted']:.4g}", fmt_pct(c["error"]), f"{r['low']:.3g} – {r['high']:.3g}" if r else "no basis",
+                  f"{c['predicted']:.4g}", fmt_pct(c["error"]), f"{r['low']:.3g}–{r['high']:.3g}" if r else "no basis",
                   {True: "yes", False: "[red]no[/red]", None: "-"}[c["within_range"]])
     console.print(t)
     s = Table(box=box.SIMPLE_HEAD, title="per metric")
     for col in ("metric", "rows", "median |error|", "p90 |error|", "within range"):
-        s.add_column(col, justify="left" if col == "metric" else "right")
+        s.add_column(col, overflow="fold", justify="left" if col == "metric" else "right")
     for metric, m in v["summary"].items():
         s.add_row(metric, str(m["rows"]), f"{m['median_abs_error']:.1%}", f"{m['p90_abs_error']:.1%}",
                   "-" if m["within_range"] is None else f"{m['within_range']:.0%}")
