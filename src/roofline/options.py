@@ -49,13 +49,13 @@ OPTIONS: tuple[Option, ...] = (
            "(llama.cpp's and ExLlamaV2's default: whole layers per GPU, run one after another; memory divides, a "
            "single stream gets no speed-up).", ("--split-mode",)),
     Option("num_micro_batches", Optional[int], None, "Pipeline micro-batches per step; default min(batch per "
-           "replica, pp).", ("--num-micro-batches",), "", "micro_batches"),
+           "replica, pp).", ("--num-micro-batches",), "micro-batches", "micro_batches"),
     Option("speculative_model", Optional[str], None, "Speculative decoding drafter: a model sharing the target's "
            "vocabulary, `mtp` (one extra target layer) or `ngram` (prompt lookup).", ("--speculative-model",)),
     Option("num_speculative_tokens", Optional[int], None, "Tokens the drafter proposes per step (k).",
            ("--num-speculative-tokens",), "tokens"),
     Option("acceptance_rate", Optional[float], None, "Probability that the target accepts a drafted token, in "
-           "[0, 1]; required with a drafter.", ("--acceptance-rate",)),
+           "[0, 1]; required with a drafter.", ("--acceptance-rate",), "probability, 0 to 1"),
     Option("dtype", Optional[str], None, "Model dtype: auto (bf16, else fp16), bfloat16/bf16, float16/half/fp16, "
            "float32.", ("--dtype",)),
     Option("weight_dtype", Optional[str], None, "Linear-weight format: fp8, int8, int4 (g128), fp4 (nvfp4), mxfp4; "

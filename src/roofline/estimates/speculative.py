@@ -150,7 +150,7 @@ def _parts(st: StepTime) -> np.ndarray:
                                           (st.compute_bound_time, st.memory_bound_time, st.overhead_time, st.comm_time))))
 
 
-def _draft_weights(cfg: SpecConfig, prec: Precision, par: Parallel) -> float:
+def draft_weights_bytes(cfg: SpecConfig, prec: Precision, par: Parallel) -> float:
     if cfg.draft is None:
         return 0.0
     ws = weight_split(cfg.draft, par)
@@ -166,10 +166,6 @@ def draft_kv_bytes(cfg: SpecConfig, prec: Precision, par: Parallel, batch, input
     if cfg.draft is None:
         return 0.0 * np.asarray(batch, dtype=float)
     return kv_cache_bytes(cfg.draft, prec, par, batch, np.asarray(input_len, dtype=float) + output_len + cfg.k)
-
-
-def draft_weights_bytes(cfg: SpecConfig, prec: Precision, par: Parallel) -> float:
-    return _draft_weights(cfg, prec, par)
 
 
 def evaluate(cfg: SpecConfig, target: ModelSpec, prec: Precision, par: Parallel, r: Roofs, batch, input_len,
@@ -194,7 +190,7 @@ def evaluate(cfg: SpecConfig, target: ModelSpec, prec: Precision, par: Parallel,
     decode = PhaseParts(parts.sum(axis=0), (k * d_flops + np.asarray(verify.flops)) / E,
                         (k * d_bytes + np.asarray(verify.bytes)) / E, *parts)
     return SpecResult(cfg, E, d_parts.sum(axis=0), np.asarray(verify.time, dtype=float), extra,
-                      np.asarray(plain.time, dtype=float), d_pre_s, _draft_weights(cfg, prec, par), d_kv, decode)
+                      np.asarray(plain.time, dtype=float), d_pre_s, draft_weights_bytes(cfg, prec, par), d_kv, decode)
 
 
 def describe(res: SpecResult) -> list[tuple[str, str, str, str]]:

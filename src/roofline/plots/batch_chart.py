@@ -18,7 +18,7 @@ from ..evidence.uncertainty import band, setup_situation
 from ..estimates.sweep import batch_grid, decode_sweep, max_batch_that_fits
 from . import style
 from .crossover_chart import MAX_DEFAULT_BATCH
-from .inputs import Inputs, gpus_label, step_caveat, workload_label
+from .inputs import Inputs, gpus_label, workload_label
 
 X_LABEL = "Batch size (sequences)"
 TIME_LABEL = "Decode step time (ms)"
@@ -108,12 +108,8 @@ class BatchChart:
                              "hovertemplate": f"{s.gpu}: batch %{{x}} → %{{y:.4g}} {unit}%{{customdata}}<extra></extra>"})
             time_trace = data[-2]
             if s.step_time_low_s:  # the 80% interval as a shaded band under the step-time line
-                data.append({"type": "scatter", "mode": "lines", "x": s.batch, "y": [t * 1e3 for t in s.step_time_high_s],
-                             "yaxis": "y", "line": {"width": 0, "color": c}, "showlegend": False, "hoverinfo": "skip",
-                             "name": f"{s.gpu} 80% interval (high)", "legendgroup": s.gpu})
-                data.append({"type": "scatter", "mode": "lines", "x": s.batch, "y": [t * 1e3 for t in s.step_time_low_s],
-                             "yaxis": "y", "line": {"width": 0, "color": c}, "fill": "tonexty", "opacity": 0.2,
-                             "name": f"{s.gpu} 80% interval", "legendgroup": s.gpu, "hoverinfo": "skip"})
+                data += style.plotly_band(s.batch, [t * 1e3 for t in s.step_time_low_s],
+                                          [t * 1e3 for t in s.step_time_high_s], c, f"{s.gpu} 80% interval", s.gpu)
             data.append({"type": "scatter", "mode": "markers", "name": f"{s.gpu} batch {s.batch_size}", "legendgroup": s.gpu,
                          "x": [s.batch_size], "y": [s.step_time_at_batch_s * 1e3], "yaxis": "y",
                          "marker": {"size": 11, "color": c, "line": {"color": "black", "width": 1.5}},
@@ -161,4 +157,4 @@ def build(inputs: Inputs, max_batch: int | None = None, points: int = 256) -> Ba
                                   style.listed(rng[0]) if rng else None, style.listed(rng[1]) if rng else None))
     s = inputs.first
     return BatchChart(f"Decode vs batch size: {s.model.name} on {gpus_label(inputs.setups)}",
-                      workload_label(s, with_batch=False) + step_caveat(s), series)
+                      workload_label(s, with_batch=False), series)

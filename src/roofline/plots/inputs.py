@@ -124,12 +124,6 @@ def workload_label(s: Setup, with_batch: bool = True, with_lengths: bool = True)
     return " · ".join(parts)
 
 
-def step_caveat(s: Setup) -> str:
-    """Sweeps are the estimate's own evaluation (pipeline schedule and speculation included):
-    nothing to caveat. Kept for the charts' subtitles."""
-    return ""
-
-
 def gpus_label(setups: list[Setup]) -> str:
     """The display name of one GPU; canonical short names when comparing several."""
     if len(setups) == 1:

@@ -15,7 +15,7 @@ import numpy as np
 from ..estimates.sweep import length_grid, prefill_sweep
 from ..evidence.uncertainty import band, setup_situation
 from . import style
-from .inputs import Inputs, gpus_label, step_caveat, workload_label
+from .inputs import Inputs, gpus_label, workload_label
 
 X_LABEL = "Prompt length (tokens per sequence)"
 AI_LABEL = "Prefill arithmetic intensity (FLOP/byte)"
@@ -94,12 +94,8 @@ class PrefillChart:
                          "x": s.input_len, "y": [t * 1e3 for t in s.ttft_s], "yaxis": "y2", "line": {"color": c, "width": 2.5},
                          "hovertemplate": "%{x} tokens: TTFT %{y:.4g} ms<extra></extra>"})
             if s.ttft_low_s:  # the 80% interval as a shaded band
-                data.append({"type": "scatter", "mode": "lines", "x": s.input_len, "y": [t * 1e3 for t in s.ttft_high_s],
-                             "yaxis": "y2", "line": {"width": 0, "color": c}, "showlegend": False, "hoverinfo": "skip",
-                             "name": f"{s.gpu} TTFT 80% interval (high)", "legendgroup": s.gpu})
-                data.append({"type": "scatter", "mode": "lines", "x": s.input_len, "y": [t * 1e3 for t in s.ttft_low_s],
-                             "yaxis": "y2", "line": {"width": 0, "color": c}, "fill": "tonexty", "opacity": 0.2,
-                             "name": f"{s.gpu} TTFT 80% interval", "legendgroup": s.gpu, "hoverinfo": "skip"})
+                data += style.plotly_band(s.input_len, [t * 1e3 for t in s.ttft_low_s], [t * 1e3 for t in s.ttft_high_s],
+                                          c, f"{s.gpu} TTFT 80% interval", s.gpu, yaxis="y2")
             data.append({"type": "scatter", "mode": "markers", "name": f"{s.gpu} prompt {s.chosen_input_len}", "legendgroup": s.gpu,
                          "x": [s.chosen_input_len], "y": [s.ttft_at_input_len_s * 1e3], "yaxis": "y2",
                          "marker": {"size": 11, "color": c, "line": {"color": "black", "width": 1.5}},
@@ -143,4 +139,4 @@ def build(inputs: Inputs, max_input_len: int | None = None, points: int = 256) -
                                     style.listed(rng[0]) if rng else None, style.listed(rng[1]) if rng else None))
     s = inputs.first
     return PrefillChart(f"Prefill vs prompt length: {s.model.name} on {gpus_label(inputs.setups)}",
-                        workload_label(s, with_lengths=False) + step_caveat(s), series, s.model.max_position_embeddings)
+                        workload_label(s, with_lengths=False), series, s.model.max_position_embeddings)

@@ -219,3 +219,11 @@ def plotly_hline(y: float, text: str, col: str, log: bool = False, yref: str = "
 def listed(values) -> list:
     """NumPy arrays and scalars to JSON-ready Python lists of floats."""
     return [float(v) for v in values]
+
+
+def plotly_band(x, low, high, color: str, name: str, group: str, yaxis: str = "y") -> list[dict]:
+    """Two traces that shade an interval between `low` and `high` (the 80% error bars)."""
+    edge = {"type": "scatter", "mode": "lines", "x": x, "yaxis": yaxis, "line": {"width": 0, "color": color},
+            "legendgroup": group, "hoverinfo": "skip"}
+    return [{**edge, "y": high, "showlegend": False, "name": f"{name} (high)"},
+            {**edge, "y": low, "fill": "tonexty", "opacity": 0.2, "name": name}]

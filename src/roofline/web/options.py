@@ -3,7 +3,7 @@
 The page builds its controls and defaults from this answer, so the CLI, the API and the page share
 one declaration (roofline.Scenario, from which the web request models are derived). Names, types,
 defaults, meanings, units and flags come from the request model's JSON schema; the choices of the
-format and link options from the catalogs (below), and a unit the schema lacks from UNITS.
+format and link options from the catalogs (below).
 """
 
 from __future__ import annotations
@@ -14,17 +14,11 @@ from functools import lru_cache
 # Page-irrelevant fields: an inline config has its own control; the trace is the CLI's --explain.
 SKIP = ("config", "explain")
 
-UNITS = {
-    "batch_size": "sequences", "input_len": "tokens", "output_len": "tokens", "weight_bits": "bits per weight",
-    "tensor_parallel_size": "GPUs", "pipeline_parallel_size": "stages", "data_parallel_size": "replicas",
-    "num_gpus": "GPUs", "gpus_per_node": "GPUs", "num_micro_batches": "micro-batches",
-    "num_speculative_tokens": "tokens", "acceptance_rate": "probability, 0 to 1",
-    "gpu_memory_utilization": "fraction, 0 to 1",
-}
 
 
 def _choices() -> dict[str, list[str]]:
     from ..catalog.links import all_links
+    from ..estimates.comm import INTRA_NODE_LINKS
     from ..specs.precision import MODEL_DTYPES
 
     return {
@@ -33,17 +27,9 @@ def _choices() -> dict[str, list[str]]:
         "activation_dtype": ["fp8", "int8", "fp4"],
         "kv_cache_dtype": ["auto", "fp8", "fp8_e4m3", "fp8_e5m2", "int8", "int4"],
         "inter_node_link": sorted(link.name for link in all_links() if link.kind == "scale-out"),
+        "intra_node_link": list(INTRA_NODE_LINKS),
+        "split_mode": ["tensor", "layer"],
     }
-
-
-def _cli_help(command_name: str) -> dict[str, str]:
-    """A command's option help by parameter name (typer keeps it on the click params)."""
-    import typer
-
-    from ..cli.main import app
-
-    command = typer.main.get_command(app).commands[command_name]
-    return {p.name: p.help for p in command.params if getattr(p, "help", None)}
 
 
 def _type(prop: dict) -> str:
@@ -54,16 +40,13 @@ def _type(prop: dict) -> str:
     return {"integer": "int", "number": "float", "boolean": "bool", "string": "string"}.get(kinds[0] if kinds else "", "string")
 
 
-UNITS.update({"max_ttft": "seconds", "max_tpot": "seconds"})
-
-
 @lru_cache(maxsize=3)
 def options(command: str = "estimate") -> dict:
     """`command`: "estimate" (POST /api/estimate), "parallel" (POST /api/parallel) or "plot" (POST /api/plot/KIND)."""
     from .schemas import EstimateRequest, ParallelRequest, PlotRequest
 
     schema = {"estimate": EstimateRequest, "parallel": ParallelRequest, "plot": PlotRequest}[command].model_json_schema()
-    helps, choices = _cli_help("estimate" if command == "plot" else command), _choices()
+    choices = _choices()
     fields = []
     for name, prop in schema["properties"].items():
         if name in SKIP:
@@ -71,8 +54,8 @@ def options(command: str = "estimate") -> dict:
         fields.append({
             "name": name,
             "default": prop.get("default"),
-            "help": _help(prop) or helps.get(name, ""),
-            "unit": prop.get("unit") or _unit_in(prop.get("description", "")) or UNITS.get(name, ""),
+            "help": _help(prop),
+            "unit": prop.get("unit") or _unit_in(prop.get("description", "")),
             "type": _type(prop),
             "choices": prop.get("enum") or choices.get(name),
             "flags": prop.get("flags", []),
