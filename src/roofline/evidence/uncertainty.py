@@ -196,6 +196,9 @@ def setup_situation(s) -> dict:
     return sit
 
 
+NAMES = {"ttft_s": "TTFT", "tpot_s": "TPOT", "itl_s": "ITL", "e2e_s": "e2e latency", "throughput": "throughput"}
+
+
 def simulation_regime(doc: dict) -> str:
     """Every request at once with no client limit: max-throughput serving; else online serving."""
     w = doc["workload"]
@@ -221,12 +224,16 @@ def simulation_ranges(doc: dict, level: float = 0.8) -> tuple[dict, str | None]:
     rng["output_tokens_per_s_per_user"] = serving_interval("tpot_s", "mean", t.get("output_tokens_per_s_per_user"),
                                                           regime, level, is_time=False)
     out["throughput_range"] = rng
-    missing = sorted({f"{fig[:-6]} {k}" if fig != "throughput_range" else f"throughput ({k})"
-                      for fig, d in out.items() for k, v in d.items() if v is None and _value(doc, fig, k)})
+    missing = []
+    for fig, d in out.items():
+        gone = [k for k, v in d.items() if v is None and _value(doc, fig, k)]
+        name = NAMES[fig[:-6]]
+        if gone:
+            missing.append(name if len(gone) == len(d) else f"{name} {', '.join(gone)}")
     note = None
     if missing:
-        note = (f"no {level:.0%} interval for {', '.join(missing)}: the {regime} measurements of the calibration set "
-                "hold too few runs or sources of it (docs/accuracy.md)")
+        note = (f"no {level:.0%} interval for {'; '.join(missing)}: the {regime} measurements of the calibration "
+                "set hold too few runs or sources of it (docs/accuracy.md)")
     return out, note
 
 

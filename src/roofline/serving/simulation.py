@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import replace
-from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 
 from ..errors import RooflineError
 from ..estimates.estimate import setup
 from ..estimates.memory import kv_bytes_per_token
-from .engines import engine_config, engine_kv, kv_capacity_bytes
+from .engines import engine_config, engine_kv, kv_capacity_bytes, overheads_for, resolve_engine
 from .predictor import StepPredictor
 from .result import SimResult
-from .scheduler import KVCache, Overheads, Replica, TooLarge
+from .scheduler import KVCache, Replica, TooLarge
 from .workload import Workload, from_dataset, synthetic
 
 NOT_SIMULATED = ("speculative_model", "num_speculative_tokens", "acceptance_rate")
 WORKLOAD_KEYS = ("batch_size", "input_len", "output_len")
-
-
-@lru_cache(maxsize=1)
-def overhead_table() -> dict:
-    return tomllib.loads((resources.files("roofline") / "data" / "serving_overheads.toml").read_text())
-
-
-def overheads_for(engine: str) -> tuple[Overheads, dict]:
-    row = overhead_table()[engine]
-    return Overheads(float(row["step_s"]), float(row["per_seq_s"]), float(row["request_s"])), dict(row)
 
 
 _PREDICTORS: dict = {}
@@ -132,7 +119,7 @@ def simulate(model, gpu, *, num_prompts=None, request_rate=math.inf, max_concurr
              max_num_batched_tokens=None, max_num_seqs=None, block_size=None, gpu_memory_utilization=None,
              prefix_cache_hit_rate=0.0, ttft_slo=None, tpot_slo=None, disaggregate=None,
              enable_chunked_prefill=None, cuda_graph_max_bs=None, kv_transfer_bandwidth=None, overheads=None,
-             **estimate_options) -> SimResult:
+             frontend=None, **estimate_options) -> SimResult:
     ttft_slo, tpot_slo = _check_slo("ttft-slo", ttft_slo), _check_slo("tpot-slo", tpot_slo)
     wl = make_workload(num_prompts, request_rate, input_len, output_len, dataset, seed, random_range_ratio,
                        burstiness, ttft_slo is not None or tpot_slo is not None)
@@ -141,14 +128,19 @@ def simulate(model, gpu, *, num_prompts=None, request_rate=math.inf, max_concurr
     engine_options = dict(max_num_batched_tokens=max_num_batched_tokens, max_num_seqs=max_num_seqs,
                           block_size=block_size, gpu_memory_utilization=gpu_memory_utilization,
                           enable_chunked_prefill=enable_chunked_prefill, cuda_graph_max_bs=cuda_graph_max_bs)
+    if frontend is not None and overheads is None:  # checked up front, whichever layout runs
+        overheads_for(resolve_engine(engine)[0], frontend)
     if disaggregate is not None:
         from .disagg import simulate_disaggregated
+
+        if frontend is not None and overheads is None:
+            overheads = overheads_for(resolve_engine(engine)[0], frontend)[0]
 
         return simulate_disaggregated(model, gpu, engine, wl, conc, hit, disaggregate, kv_transfer_bandwidth,
                                       (ttft_slo, tpot_slo), overheads, engine_options, estimate_options,
                                       request_rate=request_rate)
     s, cfg, kv, how, pred = prepare(model, gpu, engine, estimate_options, **engine_options)
-    ov, ov_row = overheads_for(cfg.engine) if overheads is None else (overheads, {"basis": "given"})
+    ov, ov_row = overheads_for(cfg.engine, frontend) if overheads is None else (overheads, {"basis": "given"})
     return run_aggregated(s, cfg, kv, how, pred, ov, ov_row, wl, conc, hit, (ttft_slo, tpot_slo), request_rate)
 
 
@@ -202,7 +194,8 @@ def build_result(s, cfg, kv, how, ov_row, rep: Replica, inp, out, dp, conc, slos
                   "max_concurrency": conc, "mean_input_len": float(inp.mean()), "mean_output_len": float(out.mean())},
         kv_cache={"capacity_bytes": kv.capacity, "capacity_tokens": kv.tokens_capacity(), "block_size": cfg.block_size,
                   "working": how, "fits": fits},
-        overheads={k: ov_row[k] for k in ("step_s", "per_seq_s", "request_s", "basis", "fitted_on") if k in ov_row},
+        overheads={k: ov_row[k] for k in ("step_s", "per_seq_s", "frontend", "request_s", "request_s_basis", "basis", "fitted_on")
+                   if k in ov_row},
         duration_s=duration, num_requests=int(done.sum()) * dp, input_tokens=int(inp[done].sum()) * dp,
         output_tokens=int(out[done].sum()) * dp, ttft=ttft, tpot=tpot, itl=itl, e2e=e2e, steps=rep.steps,
         preemptions=rep.preemptions, ttft_slo=slos[0], tpot_slo=slos[1], notes=notes, out_len=out[done] * 1)
