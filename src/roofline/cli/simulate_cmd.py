@@ -104,7 +104,7 @@ def summary_lines(d: dict) -> list[str]:
     for name in ("ttft_s", "tpot_s", "itl_s", "e2e_s"):
         s = d[name]
         lines.append(f"{name[:-2].upper():8} " + " ".join(f"{_ms(s[q]):>10}" for q in ("mean", "p50", "p90", "p99")))
-        rng = [f"{q} {_ms(r['low'])} – {_ms(r['high'])}" for q, r in (d.get(f"{name}_range") or {}).items() if r]
+        rng = [f"{q} {_ms(r['low'])}–{_ms(r['high'])}" for q, r in (d.get(f"{name}_range") or {}).items() if r]
         if rng:  # the 80% interval from the simulator's held-out errors (docs/accuracy.md)
             lines.append(f"{'':8} {next(r for r in d[f'{name}_range'].values() if r)['level']:.0%}: " + ", ".join(rng))
     per_user = t["output_tokens_per_s_per_user"]
