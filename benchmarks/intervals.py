@@ -169,6 +169,19 @@ def accuracy_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def serving_source_table(rows: list[dict]) -> str:
+    """The serving simulator per source and metric: in-sample (overheads fitted on every source) and
+    held-out (refitted without the row's source), median |error| and median signed error."""
+    lines = ["| source | metric | runs | in-sample median abs | in-sample median | held-out median abs | held-out median |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for src, metric in sorted({(r["source"], r["metric"]) for r in rows}):
+        g = [r for r in rows if (r["source"], r["metric"]) == (src, metric)]
+        i, h = (np.array([r[c] / r["measured"] - 1 for r in g]) for c in ("in_sample", "held_out"))
+        lines.append(f"| {src} | {metric} | {len(g)} | {np.median(np.abs(i)):.0%} | {np.median(i):+.0%} | "
+                     f"{np.median(np.abs(h)):.0%} | {np.median(h):+.0%} |")
+    return "\n".join(lines)
+
+
 def _share(hit: int, n: int, none: int) -> str:
     return f"{hit / (n - none):.0%} ({hit} of {n - none})" if n > none else "-"
 
@@ -197,7 +210,10 @@ def doc_text(rows: list[dict]) -> str:
             "residuals, held the measured value (with source offsets, as committed; and with the pooled quantiles "
             "of the residuals, for comparison):\n\n" + regime_table(rows) +
             "\n\nServing, per regime and figure (all statistics of a figure together):\n\n"
-            + regime_table(serving, by=lambda r: f"{r['regime']}: {figure_of(r)}", label="regime: figure") + f"\n\n{END}")
+            + regime_table(serving, by=lambda r: f"{r['regime']}: {figure_of(r)}", label="regime: figure") +
+            "\n\nThe serving simulator per source (error = simulated / measured − 1; in-sample: the committed "
+            "overheads; held-out: refitted without the source):\n\n"
+            + serving_source_table(serving) + f"\n\n{END}")
     if BEGIN in text:
         return text[: text.index(BEGIN)] + body + text[text.index(END) + len(END):]
     return text.rstrip("\n") + "\n\n" + body + "\n"
