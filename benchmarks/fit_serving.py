@@ -10,15 +10,20 @@ Three parameters per engine, each with a meaning: `step_s`, seconds every engine
 its GPU work (scheduling, input preparation, launches the CUDA graphs do not hide); `per_seq_s`,
 seconds per sequence the step carries (per-request bookkeeping, sampling, detokenization,
 streaming); `request_s`, seconds between the client sending a request and the engine scheduling
-it (HTTP, tokenization). Closed-loop and offline runs are scheduled the same whatever the step
+it (HTTP, tokenization), a property of the front end the requests go through: the engine's own HTTP
+server (InferenceMAX's runs) for the engine's `request_s`; each other front end measured gets its
+own (Triton's TensorRT-LLM backend: the v0.14 table); `trtllm-bench`, in-process, measured no TTFT
+and is taken as 0 (assumed). Closed-loop and offline runs are scheduled the same whatever the step
 times (every request is sent at once or when another finishes), so each run is simulated once with
 no overhead, recording every step's GPU time and sequence count; a metric under (step_s,
 per_seq_s) is then exact arithmetic on those records. `request_s` shifts a request and, in a closed
 loop, every later request of its client slot (approximated as request j being the ⌊j / C⌋-th of
 its slot). The fit minimizes the squared log error of output throughput, mean TTFT and mean TPOT
-over the runs of the engine (median TTFT where measured: a few cold-start outliers dominate the
-means); the errors reported are then from full simulations at the fitted
-values. Poisson runs (TensorRT-LLM v0.14) are not fitted on, only reported.
+over the runs of the engine through its own front end (median TTFT where measured: a few
+cold-start outliers dominate the means); the errors reported are then from full simulations at the
+fitted values. Another front end's `request_s` is then fitted alone on the TTFT of its runs, the
+engine's step times held: those runs (Poisson or all at once) send requests on their own schedule,
+so the request time delays every arrival alike and adds exactly to each TTFT.
 """
 
 from __future__ import annotations

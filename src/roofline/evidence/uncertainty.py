@@ -8,6 +8,10 @@ them, quantized or 16-bit). A residual is r = ln(predicted time / measured time)
 is v seconds, the measured time lay in [v·e^(−q_hi), v·e^(−q_lo)] for that share of the held-out
 rows. Throughputs take the reciprocal interval. Where no measurement of the regime exists, there is
 no interval (None), never an invented one.
+
+Serving figures (`roofline simulate`, `roofline plan`) take cells of regime × figure × statistic
+built from the serving simulator's held-out residuals (benchmarks/serving_loso.py), never the
+static regimes' cells: `simulation_ranges` puts `<figure>_range` beside each figure of a simulation.
 """
 
 from __future__ import annotations
