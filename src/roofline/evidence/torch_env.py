@@ -40,12 +40,24 @@ def device_name(device) -> str:
     return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
+def device_memory(device) -> int | None:
+    """Total memory of a CUDA device in bytes (the figure NVML reports), None on the CPU."""
+    if device.type != "cuda":
+        return None
+    return int(load_torch().cuda.get_device_properties(device).total_memory)
+
+
 def software(device) -> dict:
+    """Versions a measurement depends on: torch, and on a GPU the CUDA runtime torch was built with,
+    the device's compute capability and the driver (through NVML, where installed)."""
     torch = load_torch()
     out = {"torch": torch.__version__}
     if device.type == "cuda":
+        from .local_gpu import driver_version
+
         out["cuda"] = torch.version.cuda or ""
-        out["driver_capability"] = ".".join(map(str, torch.cuda.get_device_capability(device)))
+        out["compute_capability"] = ".".join(map(str, torch.cuda.get_device_capability(device)))
+        out["driver"] = driver_version() or "unknown (no NVML: pip install nvidia-ml-py)"
     return out
 
 
