@@ -210,3 +210,19 @@ def test_calibration_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_CONFIG_HOME")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert local_gpu.calibration_dir() == tmp_path / ".config" / "roofline" / "calibration"
+
+
+def test_calibrate_saves_where_the_estimates_look_only_for_a_catalog_gpu(tmp_path, monkeypatch, capsys):
+    from roofline.evidence.run_calibration import default_output
+
+    folder = tmp_path / "calibration"
+    monkeypatch.setenv("ROOFLINE_CALIBRATION_DIR", str(folder))
+    cuda, cpu = types.SimpleNamespace(type="cuda"), types.SimpleNamespace(type="cpu")
+    h200 = roofline.get_gpu("h200")
+    assert default_output(cuda, h200) == (str(folder / "h200-sxm.toml"), True)
+    assert default_output(cuda, None) == ("profile.toml", False)  # a device the catalog does not know
+    assert default_output(cpu, h200) == ("profile.toml", False)  # CPU numbers never pose as a GPU's profile
+    pytest.importorskip("torch")
+    monkeypatch.chdir(tmp_path)
+    call(capsys, "calibrate", "--device", "cpu", "--gpu", "h200", "--dtypes", "fp32")
+    assert (tmp_path / "profile.toml").is_file() and not folder.exists()
