@@ -178,6 +178,9 @@ def test_the_saved_profile_is_used_for_its_gpu_and_said(saved, capsys):
     assert not any("measured factors" in n for n in none["notes"])
     text = call(capsys, "estimate", "llama-3.1-8b", "--gpu", "h100").out
     assert f"measuredfactorsfrom{path}(foundautomatically" in "".join(text.split())  # the table's note, wrapped
+    sim = json.loads(call(capsys, "simulate", "llama-3.1-8b", "--gpu", "h100", "--input-len", "512", "--output-len", "64",
+                          "--num-prompts", "20", "--json").out)
+    assert any(n.startswith(f"measured factors from {path}") for n in sim["notes"])
     # another GPU finds no profile of its own: the catalog's factors
     a100 = json.loads(call(capsys, "estimate", "llama-3.1-8b", "--gpu", "a100", "--json").out)
     assert not any("measured factors" in n for n in a100["notes"])

@@ -112,6 +112,14 @@ def with_measured_factors(g: GPU, pf: Profile) -> GPU:
     return g.model_copy(update={"factors": GpuFactors.model_validate(doc)})
 
 
+def calibration_note(s: Setup) -> str | None:
+    """Whose measured factors replaced the catalog's for this GPU, if any (a calibration profile)."""
+    pf = s.profile
+    if not pf.gpu_factors.get(s.gpu.name):
+        return None
+    return f"measured factors from {pf.name}" + (f" ({pf.source})" if pf.source != pf.name else "")
+
+
 def point_memory(s: Setup, ev: Evaluation) -> Memory:
     return Memory(float(ev.weights_bytes), float(ev.kv_cache_bytes), float(ev.activation_bytes), float(ev.overhead_bytes),
                   float(ev.capacity_bytes), float(kv_bytes_per_token(s.model, s.prec, s.par)))
@@ -126,9 +134,8 @@ def run(s: Setup) -> Estimate:
     ctx = s.input_len + s.output_len
     if m.max_position_embeddings and ctx > m.max_position_embeddings:
         notes.append(f"{ctx} tokens exceed {m.name}'s context window of {m.max_position_embeddings}")
-    if s.profile.gpu_factors.get(g.name):  # say whose measured factors replaced the catalog's
-        pf = s.profile
-        notes.append(f"measured factors from {pf.name}" + (f" ({pf.source})" if pf.source != pf.name else ""))
+    if calibration_note(s):
+        notes.append(calibration_note(s))
     if not mem.fits:
         notes.append(f"does not fit: {fmt_bytes(mem.total_bytes)} needed per GPU, {fmt_bytes(mem.capacity_bytes)} available "
                      f"(short by {fmt_bytes(mem.shortfall_bytes)})")
