@@ -27,6 +27,7 @@ SimUtilOpt = Annotated[Optional[float], typer.Option("--gpu-memory-utilization",
 ChunkOpt = Annotated[Optional[bool], typer.Option("--enable-chunked-prefill/--no-enable-chunked-prefill", help="Split long prompts over steps (default: the engine's).")]
 GraphOpt = Annotated[Optional[int], typer.Option("--cuda-graph-max-bs", help="Largest step replayed from a CUDA graph: tokens for vLLM, decode batch for SGLang/TensorRT-LLM (default: the engine's).")]
 PrefixOpt = Annotated[float, typer.Option("--prefix-cache-hit-rate", help="Share of each prompt found in the prefix cache, in [0, 1].")]
+PrefixLenOpt = Annotated[int, typer.Option("--random-prefix-len", help="Tokens every prompt starts with, shared through the prefix cache (as vllm bench serve).")]
 TtftSloOpt = Annotated[Optional[float], typer.Option("--ttft-slo", help="Time-to-first-token target in seconds (for goodput).")]
 TpotSloOpt = Annotated[Optional[float], typer.Option("--tpot-slo", help="Time-per-output-token target in seconds (for goodput).")]
 DisaggOpt = Annotated[Optional[str], typer.Option("--disaggregate", help="xPyD: x prefill and y decode instances, KV moved over the network; compared with aggregated.")]
@@ -37,7 +38,7 @@ SERVING = (("engine", EngineOpt, "vllm"), ("num_prompts", NumPromptsOpt, None), 
            ("random_range_ratio", RatioOpt, 1.0), ("burstiness", BurstOpt, 1.0),
            ("max_num_batched_tokens", TokensOpt, None), ("max_num_seqs", SeqsOpt, None), ("block_size", BlockOpt, None),
            ("enable_chunked_prefill", ChunkOpt, None), ("cuda_graph_max_bs", GraphOpt, None),
-           ("prefix_cache_hit_rate", PrefixOpt, 0.0), ("ttft_slo", TtftSloOpt, None), ("tpot_slo", TpotSloOpt, None),
+           ("prefix_cache_hit_rate", PrefixOpt, 0.0), ("random_prefix_len", PrefixLenOpt, 0), ("ttft_slo", TtftSloOpt, None), ("tpot_slo", TpotSloOpt, None),
            ("disaggregate", DisaggOpt, None))
 
 

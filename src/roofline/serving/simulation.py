@@ -18,7 +18,7 @@ from .predictor import StepPredictor
 from .result import SimResult
 from .replicas import Merged, run_units
 from .scheduler import KVCache, Overheads, TooLarge
-from .workload import Workload, from_dataset, synthetic
+from .workload import Workload, from_dataset, synthetic, with_prefix
 
 NOT_SIMULATED = ("speculative_model", "num_speculative_tokens", "acceptance_rate")
 WORKLOAD_KEYS = ("batch_size", "input_len", "output_len")
@@ -87,14 +87,15 @@ def _hit_rate(value) -> float:
 
 
 def make_workload(num_prompts, request_rate, input_len, output_len, dataset, seed, random_range_ratio,
-                  burstiness, slo_given: bool) -> Workload:
+                  burstiness, slo_given: bool, random_prefix_len=0) -> Workload:
     if dataset is not None:
-        return from_dataset(dataset, request_rate=request_rate, burstiness=burstiness, seed=seed, num_prompts=num_prompts)
+        wl = from_dataset(dataset, request_rate=request_rate, burstiness=burstiness, seed=seed, num_prompts=num_prompts)
+        return with_prefix(wl, random_prefix_len)
     if input_len is None or output_len is None:
         what = "--ttft-slo/--tpot-slo need a workload" if slo_given else "no workload"
         raise RooflineError(f"{what}: give --input-len and --output-len, or --dataset FILE")
-    return synthetic(1000 if num_prompts is None else num_prompts, input_len, output_len, request_rate,
-                     burstiness, random_range_ratio, seed)
+    return with_prefix(synthetic(1000 if num_prompts is None else num_prompts, input_len, output_len, request_rate,
+                                 burstiness, random_range_ratio, seed), random_prefix_len)
 
 
 def sglang_running_cap(s, kv: KVCache) -> int:
@@ -133,10 +134,10 @@ def simulate(model, gpu, *, num_prompts=None, request_rate=math.inf, max_concurr
              max_num_batched_tokens=None, max_num_seqs=None, block_size=None, gpu_memory_utilization=None,
              prefix_cache_hit_rate=0.0, ttft_slo=None, tpot_slo=None, disaggregate=None,
              enable_chunked_prefill=None, cuda_graph_max_bs=None, kv_transfer_bandwidth=None, overheads=None,
-             **estimate_options) -> SimResult:
+             random_prefix_len=0, **estimate_options) -> SimResult:
     ttft_slo, tpot_slo = _check_slo("ttft-slo", ttft_slo), _check_slo("tpot-slo", tpot_slo)
     wl = make_workload(num_prompts, request_rate, input_len, output_len, dataset, seed, random_range_ratio,
-                       burstiness, ttft_slo is not None or tpot_slo is not None)
+                       burstiness, ttft_slo is not None or tpot_slo is not None, random_prefix_len)
     conc = _concurrency(max_concurrency)
     hit = _hit_rate(prefix_cache_hit_rate)
     engine_options = dict(max_num_batched_tokens=max_num_batched_tokens, max_num_seqs=max_num_seqs,
@@ -159,7 +160,7 @@ def run_aggregated(s, cfg, kv, how, pred, ov, ov_row, wl: Workload, conc, hit, s
     cached = (np.floor(hit * inp / cfg.block_size) * cfg.block_size).astype(np.int64) if hit else None
     notes = []
     try:
-        merged = run_units(cfg, pred, kv, ov, wl.arrival_s, inp, out, cached, conc, s.par.dp, s.par.pp)
+        merged = run_units(cfg, pred, kv, ov, wl.arrival_s, inp, out, cached, conc, s.par.dp, s.par.pp, wl.prefix_len)
         fits = True
     except TooLarge as e:
         fits, merged = False, Merged(wl.size)
@@ -168,7 +169,10 @@ def run_aggregated(s, cfg, kv, how, pred, ov, ov_row, wl: Workload, conc, hit, s
         notes.append(f"does not fit: a request of {int(inp[e.request])} + {int(out[e.request])} tokens needs "
                      f"{need / 1e9:.3g} GB of KV cache per GPU; the engine leaves {room / 1e9:.3g} GB ({how}"
                      f"{f', split over {s.par.pp} virtual engines' if s.par.pp > 1 else ''})")
-    return build_result(s, cfg, kv, how, ov_row, merged, inp, out, s.par.dp, conc, slos, request_rate, fits, notes)
+    res = build_result(s, cfg, kv, how, ov_row, merged, inp, out, s.par.dp, conc, slos, request_rate, fits, notes)
+    res.workload["random_prefix_len"] = wl.prefix_len
+    res.kv_cache["shared_prefix_tokens"] = wl.prefix_len // cfg.block_size * cfg.block_size
+    return res
 
 
 def itl_arrays(values: list, weights: list) -> tuple[np.ndarray, np.ndarray]:
