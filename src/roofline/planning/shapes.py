@@ -68,6 +68,7 @@ class Profile:
     max_batch: int  # most sequences one replica holds (KV cache and the engine's max_num_seqs)
     kv_transfer_s: float  # one request's KV cache over the network (disaggregated serving)
     precision: str
+    link_latency_s: float = 0.0  # the network link's latency (part of kv_transfer_s)
 
 
 def shapes(m: ModelSpec, gpus: list[str], max_gpus: int, weight_dtypes: list[str], kv_dtypes: list[str]) -> list[Shape]:
@@ -124,7 +125,7 @@ def profile(m: ModelSpec, shape: Shape, engine: str, input_len: int, output_len:
     kv = float(kv_cache_bytes(m, s.prec, s.par, 1, input_len))  # per GPU: each GPU sends its shard on its own NIC
     transfer = link.latency_s + kv / link.bandwidth_per_direction
     return Profile(shape, b, np.broadcast_to(dec.time, b.shape) * 1.0, pre_t / per_step / shape.pp, chunk, alone_t,
-                   int(b_max), transfer, s.prec.label)
+                   int(b_max), transfer, s.prec.label, float(link.latency_s))
 
 
 def check_lengths(input_len, output_len) -> tuple[int, int]:
