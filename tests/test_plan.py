@@ -234,3 +234,26 @@ def test_a_model_that_fits_nowhere_is_a_result_not_an_error():
              weight_dtypes="auto", kv_cache_dtypes="auto")
     assert r.chosen is None and r.nearest is None and r.unfit
     assert "no deployment within 2 GPUs can serve this load" in r.summary
+
+
+@pytest.mark.parametrize("gpu, tp, pp", [("h100-sxm", 1, 2), ("a100-sxm-80gb", 2, 4)])
+def test_screen_of_a_pipeline_agrees_with_its_simulation(gpu, tp, pp):
+    # The screen and the simulator share the pipeline model (pp batches in flight, a token every
+    # decode round, a prompt's batch holding the others up at every stage). Tolerances stated: the
+    # screen's TPOT, a mean that counts each convoy in full, lies within 0.8–1.5 × the simulated p90
+    # TPOT; its TTFT within 25% of the simulated mean; and a candidate it passes keeps up in simulation
+    # (serves at least plan.KEEP_UP of the offered rate).
+    from roofline.catalog import get_model
+    from roofline.planning.plan import KEEP_UP
+    from roofline.planning.shapes import Shape, profile
+    from roofline.serving import simulate
+
+    rate, m = 2.0, get_model("llama-3.1-70b")
+    shape = Shape(gpu, tp, pp, 1, "fp8", "fp8")
+    sc = screen([profile(m, shape, "vllm", 1024, 256)], [8192], rate, 1024, 256, tp * pp, disaggregate=False)
+    r = simulate(m, gpu, num_prompts=300, request_rate=rate, input_len=1024, output_len=256,
+                 max_num_batched_tokens=8192, **shape.options()).to_dict()
+    assert sc.status[0] == OK
+    assert 0.8 <= sc.tpot_s[0] / r["tpot_s"]["p90"] <= 1.5
+    assert sc.ttft_s[0] == pytest.approx(r["ttft_s"]["mean"], rel=0.25)
+    assert r["num_requests"] / (r["duration_s"] - r["e2e_s"]["mean"]) >= KEEP_UP * rate

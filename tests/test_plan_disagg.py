@@ -12,7 +12,7 @@ from roofline.planning.shapes import Profile, Shape
 def _profile(tp, decode, prefill, transfer, latency=0.001, max_batch=100):
     b = np.arange(1.0, max_batch + 1)
     return Profile(Shape("h100-sxm", tp, 1, 1, "auto", "auto"), b, np.full(b.shape, decode), np.array([prefill]),
-                   np.array([prefill]), prefill, max_batch, transfer, "bf16", latency)
+                   np.array([prefill]), prefill, max_batch, transfer, "bf16", link_latency_s=latency)
 
 
 # A: one GPU, decode step 10 ms, prefill 100 ms, one prompt's KV shard 4 ms on the link (+ 1 ms latency)

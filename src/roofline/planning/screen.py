@@ -69,8 +69,17 @@ def _stack(profiles: list[Profile]) -> dict[str, np.ndarray]:
         "gpus": np.asarray([p.shape.gpus for p in profiles], dtype=float),  # (S,)
         "pp": np.asarray([p.shape.pp for p in profiles], dtype=float),
         "transfer": np.asarray([p.kv_transfer_s for p in profiles]),
+        "convoy": np.asarray([p.prefill_convoy_s for p in profiles]),
         "latency": np.asarray([p.link_latency_s for p in profiles]),
     }
+
+
+def round_time(t_dec, prompts, c_pre, convoy):
+    """Time for every running sequence to get one token when `prompts` new prompts join per round:
+    their prefill cost, and with pipeline stages the convoy a prompt's batch leads through them (the
+    batches behind it wait at every stage: (pp − 1) × its stage time, once per round that has a
+    prompt, probability 1 − e^(−prompts) for prompts arriving at random)."""
+    return t_dec + prompts * c_pre + (1.0 - np.exp(-prompts)) * convoy
 
 
 def _operating(mu: np.ndarray, lam: np.ndarray):
@@ -88,7 +97,7 @@ def _aggregated(a: dict, rate: float, L: int, O: int, max_gpus: int, budgets: np
     S, K = a["c_pre"].shape
     dp = np.arange(1, max_gpus + 1, dtype=float)  # (D,)
     b = a["b"][:, None, None, :]  # (S, 1, 1, P)
-    T = a["t_dec"][:, None, None, :] + b / O * a["c_pre"][:, :, None, None]  # (S, K, 1, P)
+    T = round_time(a["t_dec"][:, None, None, :], b / O, a["c_pre"][:, :, None, None], a["convoy"][:, None, None, None])
     mu = b / (O * T)
     lam = (rate / dp)[None, None, :, None]  # (1, 1, D, 1)
     idx, ok = _operating(mu, lam)  # (S, K, D)

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..catalog import get_gpu, get_link
-from ..cost.graph import step_ops
 from ..errors import RooflineError
 from ..estimates.estimate import setup
+from ..estimates.evaluation import evaluate
 from ..estimates.memory import kv_cache_bytes
-from ..estimates.timing import time_step
 from ..specs.model import ModelSpec
 from ..specs.parallel import valid_tp
 
@@ -68,6 +67,7 @@ class Profile:
     max_batch: int  # most sequences one replica holds (KV cache and the engine's max_num_seqs)
     kv_transfer_s: float  # one request's KV cache over the network (disaggregated serving)
     precision: str
+    prefill_convoy_s: float = 0.0  # pp > 1: what a prompt's batch holds the other batches up, (pp − 1) × its stage time
     link_latency_s: float = 0.0  # the network link's latency (part of kv_transfer_s)
 
 
@@ -106,26 +106,34 @@ def profile(m: ModelSpec, shape: Shape, engine: str, input_len: int, output_len:
         return str(e)
     kv_room = kv_capacity_bytes(s, cfg)[0]
     per_request = float(kv_cache_bytes(m, s.prec, s.par, 1, input_len + output_len))
-    b_max = int(min(kv_room // per_request, cfg.max_num_seqs)) if per_request > 0 else cfg.max_num_seqs
+    seqs = cfg.max_num_seqs * shape.pp  # each of the pp virtual engines runs up to max_num_seqs
+    b_max = int(min(kv_room // per_request, seqs)) if per_request > 0 else seqs
     if b_max < 1:
         return "does not fit: no room for one request's KV cache beside the weights"
     b = _grid(b_max)
-    # With pp stages, pp micro-batches of b / pp are in flight; each token waits for a pass through all stages.
-    micro = np.ceil(b / shape.pp)
-    dec = time_step(step_ops(m, s.prec, s.par, "decode", micro, input_len, output_len), s.roofs, s.par)
+    # With pp stages the simulator runs pp virtual engines of b / pp sequences each on shared stages
+    # (serving/pipeline.py): a token comes round every max(pp × busiest stage, Σ stages + hand-overs),
+    # the static estimate's decode schedule with pp micro-batches, which `evaluate` gives.
+    dec_t = np.asarray(evaluate(s, batch=b, input_len=input_len, output_len=output_len).tpot_s, dtype=float)
     budgets = np.asarray(budgets, dtype=float)
     per_step = np.maximum(1.0, np.floor(budgets / input_len))  # whole prompts that fit one budget
-    pre = time_step(step_ops(m, s.prec, s.par, "prefill", per_step, input_len, output_len), s.roofs, s.par)
-    alone = time_step(step_ops(m, s.prec, s.par, "prefill", 1, input_len, output_len), s.roofs, s.par)
-    pre_t, alone_t = np.broadcast_to(pre.time, budgets.shape), float(alone.time)
+    # one virtual engine's batch of `per_step` prompts (pp micro-batches of per_step each): its pass
+    # through every stage, and the busiest stage's share, which is what it costs the pipeline
+    pre = evaluate(s, batch=per_step * shape.pp, input_len=input_len, output_len=output_len)
+    pre_t = np.broadcast_to(np.asarray(pre.prefill_step.time, dtype=float), budgets.shape)
+    busiest = np.max(pre.schedules[0].stage_s, axis=0) if shape.pp > 1 else pre_t
+    one = evaluate(s, batch=1, input_len=input_len, output_len=output_len)
+    alone_t = float(one.ttft_s)
+    convoy = (shape.pp - 1) * float(np.max(one.schedules[0].stage_s)) if shape.pp > 1 else 0.0
     # a budget shorter than the prompt runs it in chunks of `budget` tokens
     chunk = np.where(budgets >= input_len, pre_t, alone_t * budgets / input_len)
     g = get_gpu(shape.gpu)
     link = get_link(g.scale_out_link or g.host_link or "pcie4")
     kv = float(kv_cache_bytes(m, s.prec, s.par, 1, input_len))  # per GPU: each GPU sends its shard on its own NIC
     transfer = link.latency_s + kv / link.bandwidth_per_direction
-    return Profile(shape, b, np.broadcast_to(dec.time, b.shape) * 1.0, pre_t / per_step / shape.pp, chunk, alone_t,
-                   int(b_max), transfer, s.prec.label, float(link.latency_s))
+    return Profile(shape, b, np.broadcast_to(dec_t, b.shape) * 1.0, np.broadcast_to(busiest, budgets.shape) / per_step,
+                   chunk, alone_t,
+                   int(b_max), transfer, s.prec.label, convoy, float(link.latency_s))
 
 
 def check_lengths(input_len, output_len) -> tuple[int, int]:

@@ -31,6 +31,8 @@ import numpy as np
 from ..catalog import get_link
 from ..errors import RooflineError
 from .pools import Pool, parse_layout, pool_options  # noqa: F401  (parse_layout: re-exported)
+from .pipeline import Stages, run_virtual_engines
+from .replicas import Merged, deal, merge_steps
 from .scheduler import KVCache, Replica, TooLarge
 from .workload import Workload
 
@@ -62,10 +64,6 @@ class _Setup:
         self.pool = pool
         self.s, self.cfg, self.kv, self.how, self.pred = prepared
 
-    def fresh_kv(self) -> KVCache:
-        kv = self.kv
-        return KVCache(kv.capacity, kv.block, kv.g, kv.windowed)
-
 
 def _prepare(model, gpu, engine, pool: Pool, estimate_options, engine_options) -> _Setup:
     from .simulation import prepare
@@ -76,110 +74,75 @@ def _prepare(model, gpu, engine, pool: Pool, estimate_options, engine_options) -
         raise RooflineError(f"{pool.role} pool (tp={pool.tp}): {e}") from None
 
 
-class _Merged:
-    """Request arrays gathered from several replicas, shaped like one Replica for build_result."""
-
-    def __init__(self, n: int):
-        self.sent, self.first, self.finish = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
-        self.itl_values, self.itl_weights, self.steps, self.preemptions = [], [], [], 0
-        self.longest_step_s = 0.0  # the longest step any of the replicas ran (host overheads included)
-
-    def add(self, idx, rep: Replica) -> None:
-        self.sent[idx] = rep.sent
-        self.first[idx] = rep.first
-        self.finish[idx] = rep.finish
-        self.itl_values += rep.itl_values
-        self.itl_weights += rep.itl_weights
-        self.steps += rep.steps
-        self.preemptions += rep.preemptions
-        ov = rep.ov
-        longest = max((dt + ov.step_s + ov.per_seq_s * k for dt, k in zip(rep.rec_dt, rep.rec_n)), default=0.0)
-        self.longest_step_s = max(self.longest_step_s, float(longest))
-
-
-def _cached(hit: float, inp: np.ndarray, block: int):
-    return (np.floor(hit * inp / block) * block).astype(np.int64) if hit else None
-
-
-def _round_robin(order: np.ndarray, k: int) -> list[np.ndarray]:
-    return [order[i::k] for i in range(k)]
-
-
-def _run_instances(su: _Setup, k: int, wl: Workload, ov, conc, hit, output_len, record=False) -> _Merged:
-    """k instances of one split, request i on instance i mod k; every instance simulated."""
-    merged = _Merged(wl.size)
-    cached = _cached(hit, wl.input_len, su.cfg.block_size)
-    per_conc = None if conc is None else max(1, math.ceil(conc / k))
-    for idx in _round_robin(np.arange(wl.size), k):
-        rep = Replica(su.cfg, su.pred, su.fresh_kv(), ov, wl.arrival_s[idx], wl.input_len[idx], output_len[idx],
-                      cached=None if cached is None else cached[idx], max_concurrency=per_conc, record=record)
-        _run(rep, idx)
-        merged.add(idx, rep)
-    merged.steps.sort()
-    return merged
-
-
-def _run_decode(su: _Setup, wl: Workload, ready: np.ndarray, ov, into: _Merged) -> None:
-    """The decode pool: requests with more than one token, round-robin in the order their KV arrives."""
-    movers = np.nonzero(wl.output_len > 1)[0]
-    order = movers[np.argsort(ready[movers], kind="stable")]
-    into.steps = []
-    for idx in _round_robin(order, su.pool.instances):
-        rep = Replica(su.cfg, su.pred, su.fresh_kv(), ov, ready[idx], wl.input_len[idx], wl.output_len[idx],
-                      resumed=np.ones(idx.size, bool))
-        _run(rep, idx)
-        into.finish[idx] = rep.finish
-        into.itl_values += rep.itl_values
-        into.itl_weights += rep.itl_weights
-        into.steps += rep.steps
-        into.preemptions += rep.preemptions
-    into.steps.sort()
-
-
 class _DoesNotFit(Exception):
     def __init__(self, request: int):
         super().__init__(request)
         self.request = request
 
 
-def _run(rep: Replica, idx: np.ndarray) -> None:
-    try:
-        rep.run()
-    except TooLarge as e:  # the replica's own index, back to the workload's
-        raise _DoesNotFit(int(idx[e.request])) from None
+def _cached(hit: float, inp: np.ndarray, block: int):
+    return (np.floor(hit * inp / block) * block).astype(np.int64) if hit else None
+
+
+def _run_pool(su: _Setup, k: int, order: np.ndarray, arrival, wl: Workload, out, ov, conc=None, cached=None,
+              resumed=False, record=False) -> Merged:
+    """k instances of one split serving the requests `order` (in the order they reach the pool),
+    dealt round-robin as in aggregated serving (replicas.deal: every instance, and with pp > 1
+    every virtual engine of each, simulated). The merged arrays are indexed like the workload;
+    With `record`, `longest_step_s` is the longest step any of them ran (GPU and host time)."""
+    pp, kv = su.s.par.pp, su.kv
+    merged = Merged(wl.size)
+    stages = {r: Stages(pp) for r in range(k)} if pp > 1 else {}
+    engines: dict[int, list] = {}
+    for r, _, local, limit in deal(order.size, k, pp, conc):
+        idx = order[local]
+        rep = Replica(su.cfg, su.pred, KVCache(kv.capacity / pp, kv.block, kv.g, kv.windowed), ov, arrival[idx],
+                      wl.input_len[idx], out[idx], cached=None if cached is None else cached[idx],
+                      resumed=np.ones(idx.size, bool) if resumed else None, max_concurrency=limit, record=record,
+                      stages=stages.get(r))
+        engines.setdefault(r, []).append((idx, rep))
+    longest = 0.0
+    for units in engines.values():
+        try:
+            run_virtual_engines([rep for _, rep in units]) if pp > 1 else units[0][1].run()
+        except TooLarge as e:
+            culprit = next(idx for idx, rep in units if e.replica is rep)
+            raise _DoesNotFit(int(culprit[e.request])) from None
+        for idx, rep in units:
+            merged.sent[idx], merged.first[idx], merged.finish[idx] = rep.sent, rep.first, rep.finish
+            merged.itl_values += rep.itl_values
+            merged.itl_weights += rep.itl_weights
+            merged.preemptions += rep.preemptions
+            host = (ov.step_s + ov.per_seq_s * np.asarray(rep.rec_n, float)) if rep.rec_n else 0.0
+            longest = max(longest, float(np.max(np.asarray(rep.rec_dt) + host)) if rep.rec_dt else 0.0)
+    parts = [rep.steps for units in engines.values() for _, rep in units]
+    merged.steps = parts[0] if len(parts) == 1 else merge_steps(parts)
+    merged.longest_step_s = longest
+    return merged
 
 
 def _too_large_note(su: _Setup, wl: Workload, request: int, role: str) -> str:
     inp, out = int(wl.input_len[request]), int(wl.output_len[request])
     need = float(su.kv.bytes_for(inp + out if role != "prefill" else inp))
     return (f"does not fit: a request of {inp} + {out} tokens needs {need / 1e9:.3g} GB of KV cache per GPU on the "
-            f"{role} instances (tp={su.pool.tp}); the engine leaves {su.kv.capacity / 1e9:.3g} GB ({su.how})")
-
-
-def _deployment(tp: int, pp: int, ep: int, instances: int, num_gpus: int, **extra) -> dict:
-    return {"tp": tp, "pp": pp, "dp": instances, "ep": ep, "num_gpus": num_gpus, **extra}
-
-
-def _summary(su: _Setup, merged: _Merged, wl: Workload, k: int, fits: bool, notes, ctx) -> dict:
-    """to_dict() of k instances of `su`'s split simulated in full (counts are over every instance)."""
-    from .simulation import build_result
-
-    s, cfg = su.s, su.cfg
-    res = build_result(s, cfg, su.kv, su.how, ctx["ov_row"], merged, wl.input_len, wl.output_len, 1, ctx["conc"],
-                       ctx["slos"], ctx["request_rate"], fits, notes)
-    res.deployment = _deployment(s.par.tp, s.par.pp, s.par.ep, 1, k * s.par.num_gpus)  # dp 1: the arrays hold all
-    d = res.to_dict()
-    d["deployment"]["dp"] = k
-    return d
+            f"{role} instances (tp={su.pool.tp}); the engine leaves {su.kv.capacity / su.pool.pp / 1e9:.3g} GB ({su.how})")
 
 
 def _aggregated(su: _Setup, k: int, wl: Workload, ctx, what: str) -> dict:
-    """k aggregated instances of `su`'s split, every one simulated: the comparison `what`."""
+    """k aggregated instances of `su`'s split on the same requests: the comparison `what`."""
+    from .simulation import build_result
+
+    notes, fits = [], True
     try:
-        merged, fits, notes = _run_instances(su, k, wl, ctx["ov"], ctx["conc"], ctx["hit"], wl.output_len), True, []
+        merged = _run_pool(su, k, np.arange(wl.size), wl.arrival_s, wl, wl.output_len, ctx["ov"], ctx["conc"],
+                           _cached(ctx["hit"], wl.input_len, su.cfg.block_size))
     except _DoesNotFit as e:
-        merged, fits, notes = _Merged(wl.size), False, [_too_large_note(su, wl, e.request, "aggregated")]
-    d = _summary(su, merged, wl, k, fits, notes, ctx)
+        merged, fits, notes = Merged(wl.size), False, [_too_large_note(su, wl, e.request, "aggregated")]
+    s = su.s
+    res = build_result(s, su.cfg, su.kv, su.how, ctx["ov_row"], merged, wl.input_len, wl.output_len, k, ctx["conc"],
+                       ctx["slos"], ctx["request_rate"], fits, notes)
+    res.deployment = {"tp": s.par.tp, "pp": s.par.pp, "dp": k, "ep": s.par.ep, "num_gpus": k * s.par.num_gpus}
+    d = res.to_dict()
     keys = ("throughput", "ttft_s", "tpot_s", "itl_s", "e2e_s", "goodput", "deployment", "kv_cache", "cost", "notes")
     return {"comparison": what, **{key: d.get(key) for key in keys}}
 
@@ -216,14 +179,15 @@ def simulate_disaggregated(model, gpu, engine, wl: Workload, conc, hit, pools, k
     transfer = transfer_s(D.kv, pre, dec, wl.input_len, bw, lat)
     fits, notes, role, longest = True, [], "prefill", 0.0
     try:
-        merged = _run_instances(P, pre.instances, wl, ov, conc, hit, np.ones(wl.size, np.int64), record=True)
+        merged = _run_pool(P, pre.instances, np.arange(wl.size), wl.arrival_s, wl, np.ones(wl.size, np.int64), ov, conc,
+                           _cached(hit, wl.input_len, P.cfg.block_size), record=True)
         longest = merged.longest_step_s
         moves = wl.output_len > 1
         merged.first = np.where(moves, merged.first + transfer, merged.first)  # delivered once the KV has arrived
         role = "decode"
-        _run_decode(D, wl, merged.first, ov, merged)
+        _decode(D, wl, merged, ov)
     except _DoesNotFit as e:
-        fits, merged = False, _Merged(wl.size)
+        fits, merged = False, Merged(wl.size)
         notes.append(_too_large_note(P if role == "prefill" else D, wl, e.request, role))
     res = _build(D, merged, wl, fits, notes, ctx, pre, dec)
     agg_same, k = _same_gpus(P, D, pre.num_gpus + dec.num_gpus)
@@ -244,7 +208,18 @@ def simulate_disaggregated(model, gpu, engine, wl: Workload, conc, hit, pools, k
     return res
 
 
-def _build(D: _Setup, merged: _Merged, wl: Workload, fits: bool, notes, ctx, pre: Pool, dec: Pool):
+def _decode(D: _Setup, wl: Workload, merged: Merged, ov) -> None:
+    """The decode pool: requests with more than one token, dealt in the order their KV arrives;
+    their finish times, gaps and the pool's timeline go into `merged`."""
+    movers = np.nonzero(wl.output_len > 1)[0]
+    order = movers[np.argsort(merged.first[movers], kind="stable")]
+    dec = _run_pool(D, D.pool.instances, order, merged.first, wl, wl.output_len, ov, resumed=True)
+    merged.finish[order] = dec.finish[order]
+    merged.itl_values, merged.itl_weights = dec.itl_values, dec.itl_weights
+    merged.steps, merged.preemptions = dec.steps, merged.preemptions + dec.preemptions
+
+
+def _build(D: _Setup, merged: Merged, wl: Workload, fits: bool, notes, ctx, pre: Pool, dec: Pool):
     from .simulation import build_result
 
     s = D.s

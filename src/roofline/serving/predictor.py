@@ -27,6 +27,7 @@ import numpy as np
 
 from ..cost.context import attended_sum
 from ..cost.graph import step_ops
+from ..estimates.pipeline import stage_layers
 from ..estimates.timing import time_step
 
 HEAD_OPS = ("lm_head", "sampling")
@@ -51,6 +52,12 @@ class AttentionCoefficients:
 def _sum_times(ops, roofs, par, keep) -> np.ndarray:
     st = time_step([o for o in ops if keep(o)], roofs, par)
     return np.asarray(st.time, dtype=float)
+
+
+def _at(table: np.ndarray, n: int) -> float:
+    """A table over 0 … max tokens read at n, linear beyond its end."""
+    last = table.size - 1
+    return float(table[n]) if n <= last else float(table[-1]) * n / last
 
 
 def _uneager(ops):
@@ -82,6 +89,22 @@ class StepPredictor:
         self.att_peak, self.bandwidth = float(r.attention), float(r.bandwidth)
         self.overlap, self.kernel_overhead = float(r.overlap), float(r.kernel_overhead)
         self.windows = sorted({a.window for a in self.attention})
+        self.pp = par.pp
+        if self.pp > 1:
+            self._stage_tables(dec)
+
+    def _stage_tables(self, dec) -> None:
+        """What a pipeline stage adds to its share of the layers: the embedding on the first, the
+        final norm (and lm_head and sampling, `head`) on the last, and one activation hand-over between
+        two stages; the same split as the static estimate's pipeline schedule (estimates/pipeline.py)."""
+        s, r = self.setup, self.setup.roofs
+        par = s.par
+        zero = lambda keep: np.concatenate([[0.0], _sum_times(dec, r, par, keep)])  # noqa: E731
+        self.first_extra = zero(lambda o: o.name == "embedding")
+        self.last_extra = zero(lambda o: o.name == "final_norm")
+        self.send = zero(lambda o: o.comm_kind == "p2p") / (self.pp - 1)
+        layers = stage_layers(s.model.num_layers, self.pp)
+        self.stage_share = [c / s.model.num_layers for c in layers]
 
     def _coefficients(self) -> list[AttentionCoefficients]:
         s = self.setup
@@ -158,11 +181,23 @@ class StepPredictor:
         T = n_decode + prefill_tokens
         if T == 0:
             return 0.0
-        dense = self.dense_prefill if prefill_tokens else self.dense_decode
-        t = float(dense[min(T, self.max_tokens)]) if T <= self.max_tokens else float(dense[-1]) * T / self.max_tokens
-        t += float(self.head[min(rows, self.max_tokens)])
+        t = _at(self.dense_prefill if prefill_tokens else self.dense_decode, T)
+        t += _at(self.head, rows)
         t += self.attention_time(n_decode, dec_keys, prefill_tokens, pre_pairs, pre_prior)
         return t + (self.eager_surcharge if eager else 0.0)
+
+    def stages(self, gpu_s: float, tokens: int, rows: int) -> tuple[list[float], float]:
+        """A step of `gpu_s` seconds (all stages and hand-overs, as `step_time` gives it) split into
+        each pipeline stage's time, and the time of one hand-over between stages."""
+        if self.pp == 1:
+            return [gpu_s], 0.0
+        first, last = _at(self.first_extra, tokens), _at(self.last_extra, tokens) + _at(self.head, rows)
+        send = _at(self.send, tokens)
+        layers = gpu_s - first - last - (self.pp - 1) * send
+        out = [layers * share for share in self.stage_share]
+        out[0] += first
+        out[-1] += last
+        return out, send
 
     def decode_step(self, batch: int, context: float) -> float:
         """A pure decode step of `batch` sequences of `context` tokens each, captured in a graph."""

@@ -100,10 +100,9 @@ class SimResult:
         if self.tpot_slo is not None:
             ok &= ~(self.tpot > self.tpot_slo)  # single-token outputs have no TPOT and pass
         d = self.duration_s if self.duration_s > 0 else math.inf
-        k = int(self.deployment.get("dp", 1))  # the arrays hold one replica's requests
-        return {"ttft_slo_s": self.ttft_slo, "tpot_slo_s": self.tpot_slo, "requests_meeting_slo": int(ok.sum()) * k,
-                "fraction": float(ok.mean()) if ok.size else 0.0, "requests_per_s": float(ok.sum()) * k / d,
-                "output_tokens_per_s": float(self.out_len[ok].sum()) * k / d if self.out_len is not None else None}
+        return {"ttft_slo_s": self.ttft_slo, "tpot_slo_s": self.tpot_slo, "requests_meeting_slo": int(ok.sum()),
+                "fraction": float(ok.mean()) if ok.size else 0.0, "requests_per_s": float(ok.sum()) / d,
+                "output_tokens_per_s": float(self.out_len[ok].sum()) / d if self.out_len is not None else None}
 
     def to_dict(self) -> dict:
         a = np.asarray(self.steps, dtype=float) if self.steps else np.zeros((0, 7))

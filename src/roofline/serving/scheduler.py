@@ -72,8 +72,9 @@ class Replica:
     """One engine instance serving `n` requests; arrays are indexed by request."""
 
     def __init__(self, cfg, predictor, kv: KVCache, overheads: Overheads, issue_s, input_len, output_len,
-                 cached=None, resumed=None, max_concurrency=None, record=False):
+                 cached=None, resumed=None, max_concurrency=None, record=False, stages=None):
         self.cfg, self.pred, self.kv, self.ov = cfg, predictor, kv, overheads
+        self.stages = stages  # pipeline.Stages shared by the virtual engines of a pipeline; None: pp = 1
         n = len(input_len)
         self.n = n
         self.arrival = np.asarray(issue_s, dtype=float)
@@ -134,26 +135,34 @@ class Replica:
     def run(self) -> "Replica":
         t = 0.0
         while self.done < self.n:
-            self._issue(t)
-            if self.running.size == 0 and not self.waiting:
-                t = max(t, self.next_event())
-                continue
-            dec, chunks = self._schedule()
-            if dec.size == 0 and not chunks and self._joined:  # KV handed over: they decode from the next pass
-                continue
-            if dec.size == 0 and not chunks:  # nothing fits: wait for an arrival, or the cache is too small
-                if self.running.size and self.next_event() < math.inf:
-                    t = max(t, self.next_event())
-                    continue
-                raise _TooLarge(int(self.running[0] if self.running.size else self.waiting[0]))
-            if not chunks and dec.size == self.running.size:  # decode-only: price the run up to the next event
-                end = decode_run(self, dec, t)
-                if end is not None:
-                    t = end
-                    continue
-            t += self._price(dec, chunks)
-            self._advance(dec, chunks, t)
+            t = self.step(t)
         return self
+
+    def step(self, t: float) -> float:
+        """One pass of the engine loop from time t: the clock after it (a step, a run of decode
+        steps, or a wait for the next request)."""
+        self._issue(t)
+        if self.running.size == 0 and not self.waiting:
+            return max(t, self.next_event())
+        dec, chunks = self._schedule()
+        if dec.size == 0 and not chunks and self._joined:  # KV handed over: they decode from the next pass
+            return t
+        if dec.size == 0 and not chunks:  # nothing fits: wait for an arrival, or the cache is too small
+            if self.running.size and self.next_event() < math.inf:
+                return max(t, self.next_event())
+            raise _TooLarge(int(self.running[0] if self.running.size else self.waiting[0]), self)
+        if self.stages is None and not chunks and dec.size == self.running.size:
+            end = decode_run(self, dec, t)  # decode-only: price the run up to the next event
+            if end is not None:
+                return end
+        gpu_s, host_s, tokens, rows = self._price(dec, chunks)
+        if self.stages is None:
+            t += gpu_s + host_s
+        else:  # one virtual engine of a pipeline: the stages may be busy with the others' batches
+            stage_s, send_s = self.pred.stages(gpu_s, tokens, rows)
+            t = self.stages.run(t + host_s, stage_s, send_s)
+        self._advance(dec, chunks, t)
+        return t
 
     # ----------------------------------------------------------------- scheduling
     def _schedule(self) -> tuple[np.ndarray, list[tuple[int, int]]]:
@@ -255,7 +264,8 @@ class Replica:
         self.held[i] = b
 
     # ----------------------------------------------------------------- pricing and advancing
-    def _price(self, dec: np.ndarray, chunks: list[tuple[int, int]]) -> float:
+    def _price(self, dec: np.ndarray, chunks: list[tuple[int, int]]) -> tuple[float, float, int, int]:
+        """(GPU seconds, host seconds, tokens, logit rows) of a step."""
         p, cfg = self.pred, self.cfg
         keys = p.decode_keys(self.computed[dec] + 1) if dec.size else {}
         tokens, pairs, prior, rows = 0, {}, {}, int(dec.size)
@@ -272,7 +282,7 @@ class Replica:
         if self.record:
             self.rec_dt.append(t)
             self.rec_n.append(dec.size + len(chunks))
-        return t + self.ov.step_s + self.ov.per_seq_s * (dec.size + len(chunks))
+        return t, self.ov.step_s + self.ov.per_seq_s * (dec.size + len(chunks)), T, rows
 
     def _advance(self, dec: np.ndarray, chunks: list[tuple[int, int]], t: float) -> None:
         self.step_index += 1
@@ -319,9 +329,9 @@ class Replica:
 
 
 class _TooLarge(Exception):
-    def __init__(self, request: int):
+    def __init__(self, request: int, replica=None):
         super().__init__(request)
-        self.request = request
+        self.request, self.replica = request, replica
 
 
 TooLarge = _TooLarge

@@ -17,7 +17,8 @@ from .engines import engine_config, engine_kv, kv_capacity_bytes
 from .pools import resolve_pools
 from .predictor import StepPredictor
 from .result import SimResult
-from .scheduler import KVCache, Overheads, Replica, TooLarge
+from .replicas import Merged, run_units
+from .scheduler import KVCache, Overheads, TooLarge
 from .workload import Workload, from_dataset, synthetic
 
 NOT_SIMULATED = ("speculative_model", "num_speculative_tokens", "acceptance_rate")
@@ -155,22 +156,21 @@ def simulate(model, gpu, *, num_prompts=None, request_rate=math.inf, max_concurr
 
 
 def run_aggregated(s, cfg, kv, how, pred, ov, ov_row, wl: Workload, conc, hit, slos, request_rate) -> SimResult:
-    dp = s.par.dp
-    mine = np.arange(0, wl.size, dp)  # replica 0's share, round-robin; the others are alike
-    per_conc = None if conc is None else max(1, math.ceil(conc / dp))
-    inp, out = wl.input_len[mine], wl.output_len[mine]
+    """Every replica, and with pipeline parallelism every virtual engine of each (replicas.py)."""
+    inp, out = wl.input_len, wl.output_len
     cached = (np.floor(hit * inp / cfg.block_size) * cfg.block_size).astype(np.int64) if hit else None
-    rep = Replica(cfg, pred, kv, ov, wl.arrival_s[mine], inp, out, cached=cached, max_concurrency=per_conc)
     notes = []
     try:
-        rep.run()
+        merged = run_units(cfg, pred, kv, ov, wl.arrival_s, inp, out, cached, conc, s.par.dp, s.par.pp)
         fits = True
     except TooLarge as e:
-        fits = False
+        fits, merged = False, Merged(wl.size)
         need = float(kv.bytes_for(int(inp[e.request] + out[e.request])))
+        room = kv.capacity / s.par.pp
         notes.append(f"does not fit: a request of {int(inp[e.request])} + {int(out[e.request])} tokens needs "
-                     f"{need / 1e9:.3g} GB of KV cache per GPU; the engine leaves {kv.capacity / 1e9:.3g} GB ({how})")
-    return build_result(s, cfg, kv, how, ov_row, rep, inp, out, dp, conc, slos, request_rate, fits, notes)
+                     f"{need / 1e9:.3g} GB of KV cache per GPU; the engine leaves {room / 1e9:.3g} GB ({how}"
+                     f"{f', split over {s.par.pp} virtual engines' if s.par.pp > 1 else ''})")
+    return build_result(s, cfg, kv, how, ov_row, merged, inp, out, s.par.dp, conc, slos, request_rate, fits, notes)
 
 
 def itl_arrays(values: list, weights: list) -> tuple[np.ndarray, np.ndarray]:
@@ -181,7 +181,7 @@ def itl_arrays(values: list, weights: list) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(values), np.repeat(np.asarray(weights, dtype=float), sizes)
 
 
-def build_result(s, cfg, kv, how, ov_row, rep: Replica, inp, out, dp, conc, slos, request_rate, fits, notes) -> SimResult:
+def build_result(s, cfg, kv, how, ov_row, rep, inp, out, dp, conc, slos, request_rate, fits, notes) -> SimResult:
     done = np.isfinite(rep.finish)
     sent = rep.sent
     ttft = (rep.first - sent)[done]
@@ -193,18 +193,14 @@ def build_result(s, cfg, kv, how, ov_row, rep: Replica, inp, out, dp, conc, slos
     notes = list(notes)
     if ov_row.get("basis") == "not fitted":
         notes.append(f"{cfg.label}: no serving measurements fitted yet; host-side step overheads are taken as 0")
-    if s.par.pp > 1:
-        notes.append("pipeline parallelism: a step passes through every stage in turn (micro-batch overlap not simulated)")
-    if dp > 1:
-        notes.append(f"{dp} data-parallel replicas share the requests round-robin; replica 0 is simulated and throughput × {dp}")
     return SimResult(
         model=s.model.name, gpu=s.gpu.name, engine=cfg.to_dict(),
         deployment={"tp": s.par.tp, "pp": s.par.pp, "dp": dp, "ep": s.par.ep, "num_gpus": s.par.num_gpus},
-        workload={"num_prompts": int(out.size) * dp, "request_rate": None if request_rate in (None, math.inf) else float(request_rate),
+        workload={"num_prompts": int(out.size), "request_rate": None if request_rate in (None, math.inf) else float(request_rate),
                   "max_concurrency": conc, "mean_input_len": float(inp.mean()), "mean_output_len": float(out.mean())},
         kv_cache={"capacity_bytes": kv.capacity, "capacity_tokens": kv.tokens_capacity(), "block_size": cfg.block_size,
                   "working": how, "fits": fits},
         overheads={k: ov_row[k] for k in ("step_s", "per_seq_s", "request_s", "basis", "fitted_on") if k in ov_row},
-        duration_s=duration, num_requests=int(done.sum()) * dp, input_tokens=int(inp[done].sum()) * dp,
-        output_tokens=int(out[done].sum()) * dp, ttft=ttft, tpot=tpot, itl=itl, e2e=e2e, steps=rep.steps,
+        duration_s=duration, num_requests=int(done.sum()), input_tokens=int(inp[done].sum()),
+        output_tokens=int(out[done].sum()), ttft=ttft, tpot=tpot, itl=itl, e2e=e2e, steps=rep.steps,
         preemptions=rep.preemptions, ttft_slo=slos[0], tpot_slo=slos[1], notes=notes, out_len=out[done] * 1)
