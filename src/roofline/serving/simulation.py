@@ -11,7 +11,7 @@ from importlib import resources
 import numpy as np
 
 from ..errors import RooflineError
-from ..estimates.estimate import setup
+from ..estimates.estimate import calibration_note, setup
 from ..estimates.memory import kv_bytes_per_token
 from .engines import engine_config, engine_kv, kv_capacity_bytes
 from .pools import resolve_pools
@@ -191,6 +191,8 @@ def build_result(s, cfg, kv, how, ov_row, rep, inp, out, dp, conc, slos, request
     itl = itl_arrays(rep.itl_values, rep.itl_weights)
     duration = float(np.nanmax(rep.finish) - np.nanmin(sent)) if done.any() else 0.0
     notes = list(notes)
+    if calibration_note(s):  # a calibration profile's measured factors for this GPU
+        notes.append(calibration_note(s))
     if ov_row.get("basis") == "not fitted":
         notes.append(f"{cfg.label}: no serving measurements fitted yet; host-side step overheads are taken as 0")
     return SimResult(
