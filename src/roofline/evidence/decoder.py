@@ -40,12 +40,19 @@ def quantize_fp8(t):
 
 def fp8_linear(x, w8, w_scale):
     """x @ W.T with W stored as (e4m3 out × in, scale): x quantized per tensor, one scaled matmul
-    (B column-major, as the fp8 GEMM requires: the transpose of a row-major weight), x's dtype out."""
+    (B column-major, as the fp8 GEMM requires: the transpose of a row-major weight), x's dtype out.
+    Rows are padded to a multiple of 16 (zeros leave the scale alone), which some PyTorch releases
+    require of the fp8 GEMM's first operand."""
     torch = load_torch()
     x2 = x.reshape(-1, x.shape[-1])
+    rows = x2.shape[0]
+    if rows % 16:
+        x2 = torch.nn.functional.pad(x2, (0, 0, 0, -rows % 16))
     x8, x_scale = quantize_fp8(x2)
     y = torch._scaled_mm(x8, w8.t(), scale_a=x_scale, scale_b=w_scale, out_dtype=x.dtype)
-    return y.view(*x.shape[:-1], y.shape[-1])
+    if isinstance(y, tuple):  # PyTorch 2.1-2.3 return (out, amax)
+        y = y[0]
+    return y[:rows].reshape(*x.shape[:-1], y.shape[-1])
 
 
 def fp8_shape_problem(m: ModelSpec) -> str | None:

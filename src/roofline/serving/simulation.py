@@ -14,6 +14,7 @@ from ..errors import RooflineError
 from ..estimates.estimate import calibration_note, setup
 from ..estimates.memory import kv_bytes_per_token
 from .engines import engine_config, engine_kv, kv_capacity_bytes
+from .pools import resolve_pools
 from .predictor import StepPredictor
 from .result import SimResult
 from .replicas import Merged, run_units
@@ -134,8 +135,10 @@ def simulate(model, gpu, *, num_prompts=None, request_rate=math.inf, max_concurr
              max_num_batched_tokens=None, max_num_seqs=None, block_size=None, gpu_memory_utilization=None,
              prefix_cache_hit_rate=0.0, ttft_slo=None, tpot_slo=None, disaggregate=None,
              enable_chunked_prefill=None, cuda_graph_max_bs=None, kv_transfer_bandwidth=None, overheads=None,
-             random_prefix_len=0, **estimate_options) -> SimResult:
+             prefill_gpus=None, decode_gpus=None, prefill_tp=None, decode_tp=None, random_prefix_len=0,
+             **estimate_options) -> SimResult:
     ttft_slo, tpot_slo = _check_slo("ttft-slo", ttft_slo), _check_slo("tpot-slo", tpot_slo)
+    pools = resolve_pools(disaggregate, prefill_gpus, decode_gpus, prefill_tp, decode_tp, estimate_options)
     wl = make_workload(num_prompts, request_rate, input_len, output_len, dataset, seed, random_range_ratio,
                        burstiness, ttft_slo is not None or tpot_slo is not None, random_prefix_len)
     conc = _concurrency(max_concurrency)
@@ -143,10 +146,10 @@ def simulate(model, gpu, *, num_prompts=None, request_rate=math.inf, max_concurr
     engine_options = dict(max_num_batched_tokens=max_num_batched_tokens, max_num_seqs=max_num_seqs,
                           block_size=block_size, gpu_memory_utilization=gpu_memory_utilization,
                           enable_chunked_prefill=enable_chunked_prefill, cuda_graph_max_bs=cuda_graph_max_bs)
-    if disaggregate is not None:
+    if pools is not None:
         from .disagg import simulate_disaggregated
 
-        return simulate_disaggregated(model, gpu, engine, wl, conc, hit, disaggregate, kv_transfer_bandwidth,
+        return simulate_disaggregated(model, gpu, engine, wl, conc, hit, pools, kv_transfer_bandwidth,
                                       (ttft_slo, tpot_slo), overheads, engine_options, estimate_options,
                                       request_rate=request_rate)
     s, cfg, kv, how, pred = prepare(model, gpu, engine, estimate_options, **engine_options)
