@@ -223,6 +223,8 @@ def _build(D: _Setup, merged: Merged, wl: Workload, fits: bool, notes, ctx, pre:
     from .simulation import build_result
 
     s = D.s
+    notes = notes + ["kv_cache, batch size, queue and timeline are the decode pool's; each pool's KV capacity is in "
+                     "disaggregated.prefill and disaggregated.decode"]
     res = build_result(s, D.cfg, D.kv, D.how, ctx["ov_row"], merged, wl.input_len, wl.output_len, 1, ctx["conc"],
                        ctx["slos"], ctx["request_rate"], fits, notes)
     res.deployment = {"tp": s.par.tp, "pp": s.par.pp, "dp": 1, "ep": s.par.ep, "num_gpus": pre.num_gpus + dec.num_gpus,
