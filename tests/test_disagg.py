@@ -102,21 +102,37 @@ def test_the_prefill_pool_packs_its_budget_so_a_first_token_can_leave_one_step_l
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(engine=st.sampled_from(["vllm", "sglang", "trtllm"]), input_len=st.sampled_from([64, 300, 1000, 2048, 4000]),
        output_len=st.sampled_from([1, 2, 16, 128, 400]), rate=st.sampled_from([0.5, 2.0, 8.0, 30.0, math.inf]),
-       x=st.integers(1, 3), y=st.integers(1, 3), ratio=st.sampled_from([1.0, 0.3]), n=st.integers(10, 150),
-       seed=st.integers(0, 10_000))
-def test_disaggregation_with_a_free_link_is_never_slower_on_ttft(engine, input_len, output_len, rate, x, y, ratio, n, seed):
+       x=st.integers(1, 3), y=st.integers(1, 3), tp=st.sampled_from([(1, 1), (1, 2), (2, 1), (2, 2)]),
+       ratio=st.sampled_from([1.0, 0.3]), n=st.integers(10, 150), seed=st.integers(0, 10_000))
+def test_disaggregation_with_a_free_link_is_never_slower_on_ttft(engine, input_len, output_len, rate, x, y, tp, ratio,
+                                                                n, seed):
     """xPyD with a free link against aggregated serving on the prefill pool's GPUs (x instances of the
     same split, the same round-robin routing): taking the decodes off the prefill GPUs never delays a
     first token by more than the granularity of the prefill pool's steps (the test above)."""
     d = simulate("llama-3.1-8b", "h100", num_prompts=n, input_len=input_len, output_len=output_len, request_rate=rate,
-                 engine=engine, random_range_ratio=ratio, seed=seed, disaggregate=f"{x}P{y}D",
-                 kv_transfer_bandwidth=FREE, overheads=NO_OVERHEAD).to_dict()
+                 engine=engine, random_range_ratio=ratio, seed=seed, prefill_gpus=x * tp[0], decode_gpus=y * tp[1],
+                 prefill_tp=tp[0], decode_tp=tp[1], kv_transfer_bandwidth=FREE, overheads=NO_OVERHEAD).to_dict()
     agg = d["disaggregated"]["aggregated_equal_prefill_gpus"]
-    assert agg["deployment"]["num_gpus"] == x == d["disaggregated"]["prefill"]["num_gpus"]
+    assert agg["deployment"]["num_gpus"] == x * tp[0] == d["disaggregated"]["prefill"]["num_gpus"]
+    assert agg["deployment"]["dp"] == x and agg["deployment"]["tp"] == tp[0]
     step = d["disaggregated"]["prefill"]["longest_step_s"]
     assert 0 < step < 5
     for q in ("mean", "p50", "p90", "p99"):
         assert d["ttft_s"][q] <= agg["ttft_s"][q] + step, q
+
+
+def test_a_request_that_cannot_fit_is_a_result_that_says_why():
+    # TensorRT-LLM does not chunk prompts by default: 9000 tokens never fit its 8192-token step
+    d = simulate("llama-3.1-8b", "h100", num_prompts=3, input_len=9000, output_len=10, engine="trtllm",
+                 disaggregate="1P1D").to_dict()
+    assert d["kv_cache"]["fits"] is False and d["num_requests"] == 0 and d["ttft_s"]["p50"] is None
+    assert d["notes"][0].startswith("does not fit: a prompt of 9000 tokens exceeds the prefill instances' token budget of 8192")
+    # 100,000 tokens of Llama-3.1-8B KV: 32 layers × 8 KV heads × 128 × 2 (K, V) × 2 B = 131,072 B a
+    # token → 13.1 GB, more than the 3.9 GB a quarter of the H100 leaves beside the 16.1 GB of weights
+    d = simulate("llama-3.1-8b", "h100", num_prompts=3, input_len=100_000, output_len=10, gpu_memory_utilization=0.25,
+                 disaggregate="1P1D").to_dict()
+    assert d["notes"][0].startswith("does not fit: a request of 100000 + 10 tokens needs 13.1 GB of KV cache per GPU "
+                                    "on the prefill instances")
 
 
 def test_the_python_api_refuses_impossible_pools():

@@ -123,6 +123,10 @@ def _run_pool(su: _Setup, k: int, order: np.ndarray, arrival, wl: Workload, out,
 
 def _too_large_note(su: _Setup, wl: Workload, request: int, role: str) -> str:
     inp, out = int(wl.input_len[request]), int(wl.output_len[request])
+    cfg = su.cfg
+    if role != "decode" and not cfg.chunked_prefill and inp > cfg.max_num_batched_tokens:
+        return (f"does not fit: a prompt of {inp} tokens exceeds the {role} instances' token budget of "
+                f"{cfg.max_num_batched_tokens} per step, and {cfg.label} does not chunk prompts here")
     need = float(su.kv.bytes_for(inp + out if role != "prefill" else inp))
     return (f"does not fit: a request of {inp} + {out} tokens needs {need / 1e9:.3g} GB of KV cache per GPU on the "
             f"{role} instances (tp={su.pool.tp}); the engine leaves {su.kv.capacity / su.pool.pp / 1e9:.3g} GB ({su.how})")
