@@ -1,19 +1,18 @@
 #!/usr/bin/env bash
-# The measurements still to take on a real NVIDIA GPU (none was available when the evidence commands
-# were built): calibrate the GPU, time the Llama-2-7B / Llama-3-8B grid, score the estimator on it.
-#   benchmarks/gpu_grid.sh h100-sxm        # writes benchmarks/measured/h100-sxm.{toml,csv}
+# The measurements to take on a machine with an NVIDIA GPU (about 10 minutes on one H100 or H200):
+# calibrate the GPU, time the Llama-2-7B / Llama-3-8B grid (batch 1-256 × input 128-8192, bf16, and
+# fp8 where the GPU has it), then score the estimator on what was measured.
+#   pip install -e '.[gpu]'           # PyTorch and nvidia-ml-py
+#   benchmarks/gpu_grid.sh            # the local GPU, found through NVML; writes benchmarks/measured/<gpu>.*
+#   benchmarks/gpu_grid.sh --gpu h100-sxm --budget-s 300 --dry-run    # options: benchmarks/gpu_grid.py --help
 set -euo pipefail
-gpu=${1:?catalog GPU name, e.g. h100-sxm}
-out=benchmarks/measured
-mkdir -p "$out"
-nvidia-smi --query-gpu=name,driver_version,power.limit,clocks.max.sm --format=csv > "$out/$gpu.nvidia-smi.txt"
-roofline calibrate --gpu "$gpu" -o "$out/$gpu.toml"
-for model in llama-2-7b llama-3-8b; do
-  for batch in 1 4 16 64 256; do
-    for input in 128 1024 8192; do
-      roofline measure "$model" --gpu "$gpu" -b "$batch" --input-len "$input" --output-len 64 -o "$out/$gpu.csv" \
-        || echo "skipped $model b=$batch in=$input (see the error above)" >&2
-    done
-  done
-done
-roofline validate "$out/$gpu.csv"
+cd "$(dirname "$0")/.."
+py=${PYTHON:-.venv/bin/python}
+[ -x "$py" ] || py=python3
+roofline=$(dirname "$py")/roofline
+[ -x "$roofline" ] || roofline=roofline
+csv=$("$py" benchmarks/gpu_grid.py "$@")       # progress on stderr; the CSV's path on stdout
+[ -n "$csv" ] || exit 0                         # --dry-run: the plan only
+"$roofline" validate "$csv" | tee "${csv%.csv}.validate.txt"
+"$roofline" validate "$csv" --json > "${csv%.csv}.validate.json"
+echo "wrote ${csv%.csv}.{toml,csv,run.json,validate.txt,validate.json}" >&2

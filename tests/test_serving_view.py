@@ -60,3 +60,16 @@ def test_the_serving_view_plans_and_draws(sync_playwright, server):  # noqa: F81
             assert problems == []
         finally:
             browser.close()
+
+
+def test_simulate_endpoint_takes_pools_of_their_own_split(client):
+    body = {"model": "llama-3.1-8b", "gpu": "h100", "num_prompts": 40, "request_rate": 2, "input_len": 512,
+            "output_len": 32, "prefill_gpus": 2, "decode_gpus": 2, "decode_tp": 2}
+    d = client.post("/api/simulate", json=body).json()
+    assert d["disaggregated"]["layout"] == "2P1D" and d["deployment"]["num_gpus"] == 4
+    assert (d["disaggregated"]["decode"]["tp"], d["disaggregated"]["decode"]["instances"]) == (2, 1)
+    bad = client.post("/api/simulate", json={**body, "prefill_gpus": 3, "prefill_tp": 2})
+    assert bad.status_code == 422 and bad.json()["error"] == ("--prefill-gpus 3 is not a whole number of instances "
+                                                              "of tp=2 (2 GPUs each)")
+    big = client.post("/api/simulate", json={**body, "disaggregate": "300P1D", "prefill_gpus": None, "decode_gpus": None})
+    assert big.status_code == 413 and "cap" in big.json()["error"]

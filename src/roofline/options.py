@@ -27,7 +27,7 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("gpu", str, DEFAULT_GPU, "GPU name or alias (`roofline gpus`); a comma list compares GPUs.", ("--gpu", "-g")),
+    Option("gpu", str, DEFAULT_GPU, "GPU name or alias (`roofline gpus`), or `local`: this machine's GPU, found through NVML; a comma list compares GPUs.", ("--gpu", "-g")),
     Option("tensor_parallel_size", int, 1, "Tensor-parallel GPUs: split heads, MLP and vocabulary; two all-reduces "
            "per layer.", ("--tensor-parallel-size", "-tp"), "GPUs", "tp"),
     Option("pipeline_parallel_size", int, 1, "Pipeline-parallel stages: split the layers (uneven splits allowed).",
@@ -73,7 +73,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("gpu_memory_utilization", float, 1.0, "Fraction of GPU memory usable, in (0, 1] (vLLM's default is 0.9).",
            ("--gpu-memory-utilization",), "fraction"),
     Option("calibration", Optional[str], None, "A calibration profile (TOML, from `roofline calibrate`): its measured "
-           "factors replace the defaults, for its own GPU. Not read by the web API.", ("--calibration",)),
+           "factors replace the defaults, for its own GPU. On the command line the default is `auto`: the profile "
+           "`roofline calibrate` saved for the GPU, if any; `none`: the catalog's factors. Not read by the web API.", ("--calibration",)),
     Option("ideal", bool, False, "The pure roofline: datasheet peaks, no efficiencies or overheads — the physical "
            "limit.", ("--ideal",)),
 )

@@ -48,6 +48,10 @@ def resolve_gpu(name: str) -> str:
         raise RooflineError(f"a GPU is given by its name or alias (`roofline gpus` lists them), got {name!r}")
     if not name.strip():
         raise RooflineError("GPU name is empty")
+    if normalize(name) == "local":  # this machine's GPU, found through NVML
+        from ..evidence.local_gpu import local_gpu
+
+        return local_gpu()
     return resolve(name, _names(), "gpu")
 
 

@@ -14,9 +14,11 @@ def register(app: typer.Typer) -> None:
                       "dtype, attention efficiency, kernel-launch overhead with and without CUDA graphs, all-reduce "
                       "across the visible GPUs; write a calibration profile.")
     def calibrate(
-        output: Annotated[str, typer.Option("--output", "-o", help="Profile file to write (TOML).")] = "profile.toml",
+        output: Annotated[Optional[str], typer.Option("--output", "-o", help="Profile file to write (TOML). Default: on a GPU "
+                          "the catalog knows, the per-user folder the estimates read it from (ROOFLINE_CALIBRATION_DIR, "
+                          "else ~/.config/roofline/calibration/GPU.toml); otherwise profile.toml.")] = None,
         device: DeviceOpt = "cuda",
-        gpu: Annotated[Optional[str], typer.Option("--gpu", "-g", help="Catalog GPU whose datasheet the factors are relative to; default: matched from the device name.")] = None,
+        gpu: Annotated[Optional[str], typer.Option("--gpu", "-g", help="Catalog GPU whose datasheet the factors are relative to; default: matched from the device name and memory.")] = None,
         dtypes: Annotated[str, typer.Option("--dtypes", help="Matmul formats to time, comma list of bf16, fp16, fp32, fp8, int8.")] = "bf16,fp16,fp8,int8",
         all_reduce_gpus: Annotated[Optional[int], typer.Option("--all-reduce-gpus", help="Processes in the all-reduce test; default: every visible GPU (none with one GPU). On --device cpu: gloo workers.")] = None,
         json_out: JsonOpt = False,

@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
         input_len: Annotated[int, typer.Option("--input-len", help="Prompt tokens per sequence.")] = 128,
         output_len: Annotated[int, typer.Option("--output-len", help="Generated tokens per sequence (TPOT is the mean of the output_len − 1 decode steps).")] = 32,
         dtype: Annotated[Optional[str], typer.Option("--dtype", help="bf16, fp16 or fp32; default bf16 on a GPU, fp32 on the CPU.")] = None,
+        weight_dtype: Annotated[Optional[str], typer.Option("--weight-dtype", help="fp8: the projections' weights in float8 e4m3 and their inputs quantized per tensor, through torch's scaled matmul (a CUDA GPU of compute capability ≥ 8.9).")] = None,
         device: DeviceOpt = "cuda",
         no_cuda_graphs: Annotated[bool, typer.Option("--no-cuda-graphs", help="Launch decode kernels one by one instead of replaying a CUDA graph.")] = False,
         reps: Annotated[int, typer.Option("--reps", help="Timed repetitions (the median is reported), after one warm-up.")] = 3,
@@ -34,7 +35,7 @@ def register(app: typer.Typer) -> None:
         if output and not gpu:
             raise RooflineError("--output needs --gpu: the catalog GPU the rows are estimated on")
         r = run_measure(model, device, batch_size=batch_size, input_len=input_len, output_len=output_len, dtype=dtype,
-                        cuda_graphs=not no_cuda_graphs, reps=reps, gpu=gpu, level=level)
+                        weight_dtype=weight_dtype, cuda_graphs=not no_cuda_graphs, reps=reps, gpu=gpu, level=level)
         if output:
             append_csv(output, r, gpu)
         if json_out:
@@ -50,7 +51,7 @@ def _render(r: dict, output: str | None) -> None:
     from .render import console as make_console
     console = make_console()
 
-    console.print(f"[bold]{escape(r['model'])}[/bold] (random weights, {r['dtype']}) on {escape(r['device'])} · batch "
+    console.print(f"[bold]{escape(r['model'])}[/bold] (random weights, {r['dtype']}{', fp8 weights' if r.get('weight_dtype') else ''}) on {escape(r['device'])} · batch "
                   f"{r['batch_size']} · {r['input_len']} in / {r['output_len']} out · CUDA graphs {'on' if r['cuda_graphs'] else 'off'}")
     est = r["estimate"]
     for k, label in (("ttft_s", "TTFT"), ("tpot_s", "TPOT"), ("e2e_latency_s", "end to end"), ("output_tokens_per_s", "output tokens/s")):

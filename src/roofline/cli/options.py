@@ -61,8 +61,12 @@ NAMES = {o.name for o in OPTIONS} - {"gpu"}
 
 
 def scenario_values(values: dict) -> dict:
-    """The scenario options among a command's parsed values (the GPU aside)."""
-    return {k: v for k, v in values.items() if k in NAMES}
+    """The scenario options among a command's parsed values (the GPU aside). On the command line
+    no --calibration means `auto`: the profile `roofline calibrate` saved for the GPU, if any."""
+    out = {k: v for k, v in values.items() if k in NAMES}
+    if "calibration" in out and out["calibration"] is None:
+        out["calibration"] = "auto"
+    return out
 
 
 def annotated(name: str):

@@ -27,10 +27,15 @@ SimUtilOpt = Annotated[Optional[float], typer.Option("--gpu-memory-utilization",
 ChunkOpt = Annotated[Optional[bool], typer.Option("--enable-chunked-prefill/--no-enable-chunked-prefill", help="Split long prompts over steps (default: the engine's).")]
 GraphOpt = Annotated[Optional[int], typer.Option("--cuda-graph-max-bs", help="Largest step replayed from a CUDA graph: tokens for vLLM, decode batch for SGLang/TensorRT-LLM (default: the engine's).")]
 PrefixOpt = Annotated[float, typer.Option("--prefix-cache-hit-rate", help="Share of each prompt found in the prefix cache, in [0, 1].")]
+PrefixLenOpt = Annotated[int, typer.Option("--random-prefix-len", help="Tokens every prompt starts with, shared through the prefix cache (as vllm bench serve).")]
 TtftSloOpt = Annotated[Optional[float], typer.Option("--ttft-slo", help="Time-to-first-token target in seconds (for goodput).")]
 TpotSloOpt = Annotated[Optional[float], typer.Option("--tpot-slo", help="Time-per-output-token target in seconds (for goodput).")]
 FrontendOpt = Annotated[Optional[str], typer.Option("--frontend", help="The server requests go through, for its fitted request time: the engine's own HTTP server (default) or triton (TensorRT-LLM).")]
 DisaggOpt = Annotated[Optional[str], typer.Option("--disaggregate", help="xPyD: x prefill and y decode instances, KV moved over the network; compared with aggregated.")]
+PrefillGpusOpt = Annotated[Optional[int], typer.Option("--prefill-gpus", help="Disaggregated, instead of --disaggregate: GPUs of the prefill pool (a multiple of --prefill-tp × pp); needs --decode-gpus.")]
+DecodeGpusOpt = Annotated[Optional[int], typer.Option("--decode-gpus", help="Disaggregated: GPUs of the decode pool (a multiple of --decode-tp × pp); needs --prefill-gpus.")]
+PrefillTpOpt = Annotated[Optional[int], typer.Option("--prefill-tp", help="Tensor-parallel size of each prefill instance (default: --tensor-parallel-size).")]
+DecodeTpOpt = Annotated[Optional[int], typer.Option("--decode-tp", help="Tensor-parallel size of each decode instance (default: --tensor-parallel-size).")]
 
 
 SERVING = (("engine", EngineOpt, "vllm"), ("num_prompts", NumPromptsOpt, None), ("request_rate", RateOpt, None),
@@ -38,8 +43,10 @@ SERVING = (("engine", EngineOpt, "vllm"), ("num_prompts", NumPromptsOpt, None), 
            ("random_range_ratio", RatioOpt, 1.0), ("burstiness", BurstOpt, 1.0),
            ("max_num_batched_tokens", TokensOpt, None), ("max_num_seqs", SeqsOpt, None), ("block_size", BlockOpt, None),
            ("enable_chunked_prefill", ChunkOpt, None), ("cuda_graph_max_bs", GraphOpt, None),
-           ("prefix_cache_hit_rate", PrefixOpt, 0.0), ("ttft_slo", TtftSloOpt, None), ("tpot_slo", TpotSloOpt, None),
-           ("disaggregate", DisaggOpt, None), ("frontend", FrontendOpt, None))
+           ("prefix_cache_hit_rate", PrefixOpt, 0.0), ("random_prefix_len", PrefixLenOpt, 0), ("ttft_slo", TtftSloOpt, None),
+           ("tpot_slo", TpotSloOpt, None), ("disaggregate", DisaggOpt, None), ("prefill_gpus", PrefillGpusOpt, None),
+           ("decode_gpus", DecodeGpusOpt, None), ("prefill_tp", PrefillTpOpt, None), ("decode_tp", DecodeTpOpt, None),
+           ("frontend", FrontendOpt, None))
 
 
 def simulate(model: str, gpu: str, json_out: bool, **values) -> None:
@@ -90,9 +97,12 @@ def summary_lines(d: dict) -> list[str]:
     e, w, k, t = d["engine"], d["workload"], d["kv_cache"], d["throughput"]
     rate = "all at once" if w["request_rate"] is None else f"{w['request_rate']:g} req/s"
     conc = f", at most {w['max_concurrency']} in flight" if w["max_concurrency"] else ""
+    dep = d["deployment"]
+    split = (f"{dep['prefill_instances']} prefill × tp={dep['prefill_tp']} + {dep['decode_instances']} decode × "
+             f"tp={dep['decode_tp']}, pp={dep['pp']}" if "prefill_instances" in dep
+             else f"tp={dep['tp']}, pp={dep['pp']}, dp={dep['dp']}")
     lines = [
-        f"{d['model']} on {d['deployment']['num_gpus']} × {d['gpu']} (tp={d['deployment']['tp']}, pp={d['deployment']['pp']}, "
-        f"dp={d['deployment']['dp']}), {e['label']}",
+        f"{d['model']} on {dep['num_gpus']} × {d['gpu']} ({split}), {e['label']}",
         f"workload: {w['num_prompts']} requests, mean {w['mean_input_len']:.0f} in / {w['mean_output_len']:.0f} out tokens, {rate}{conc}",
         f"scheduler: {e['max_num_batched_tokens']} tokens and {e['max_num_seqs']} sequences per step, block {e['block_size']}, "
         f"{e['step_composition']} steps, chunked prefill {'on' if e['chunked_prefill'] else 'off'}",
@@ -124,11 +134,27 @@ def summary_lines(d: dict) -> list[str]:
     g = d["goodput"]
     if g:
         lines.append(f"goodput: {g['requests_per_s']:.3g} req/s meet the SLOs ({g['fraction']:.0%} of requests)")
-    dis = d.get("disaggregated")
-    if dis:
-        a = dis["aggregated"]
-        lines.append(f"disaggregated {dis['layout']}: KV transfer mean {_ms(dis['kv_transfer_s']['mean'])}; aggregated on the same "
-                     f"{d['deployment']['num_gpus']} GPUs: TTFT p50 {_ms(a['ttft_s']['p50'])}, TPOT p50 {_ms(a['tpot_s']['p50'])}, "
-                     f"{a['throughput']['output_tokens_per_s']:,.0f} output tokens/s")
+    lines += disaggregated_lines(d.get("disaggregated"))
     lines += [f"note: {n}" for n in d["notes"]]
+    return lines
+
+
+def _pool(p: dict) -> str:
+    split = f"tp={p['tp']}" + (f" × pp={p['pp']}" if p["pp"] > 1 else "")
+    return f"{p['instances']} × {split} ({p['num_gpus']} GPUs, {p['kv_capacity_tokens']:,} KV tokens each)"
+
+
+def disaggregated_lines(dis: dict | None) -> list[str]:
+    """Both pools, the KV transfer, and the aggregated deployments it is compared with."""
+    if not dis:
+        return []
+    link = "free" if dis["link_bandwidth"] is None and not dis["link_latency_s"] else dis["link"]
+    lines = ["", f"disaggregated {dis['layout']}: prefill {_pool(dis['prefill'])}; decode {_pool(dis['decode'])}",
+             f"KV transfer over {link}: mean {_ms(dis['kv_transfer_s']['mean'])}, max {_ms(dis['kv_transfer_s']['max'])} "
+             f"({dis['kv_transfer_working']})"]
+    for key in ("aggregated_equal_prefill_gpus", "aggregated"):
+        a = dis.get(key)
+        if a:
+            lines.append(f"vs {a['comparison']}: TTFT p50 {_ms(a['ttft_s']['p50'])} p99 {_ms(a['ttft_s']['p99'])}, "
+                         f"TPOT p50 {_ms(a['tpot_s']['p50'])}, {a['throughput']['output_tokens_per_s']:,.0f} output tokens/s")
     return lines

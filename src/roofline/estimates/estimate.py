@@ -76,7 +76,7 @@ def setup(model, gpu, *, tp=1, pp=1, dp=1, ep=1, dtype=None, weight_dtype=None, 
         raise RooflineError("--num-micro-batches applies to pipeline parallelism (--pipeline-parallel-size > 1)")
     mbs = micro_batches_for(par.split_mode, per_replica, par.pp, micro_batches)
     prec = resolve_precision(g, dtype, weight_dtype, kv_cache_dtype, activation_dtype, weight_bits, checkpoint=m.quantization)
-    pf = profile or (_calibration(calibration) if calibration else default_profile())
+    pf = profile or (_calibration(calibration, g.name) if calibration else default_profile())
     g = with_measured_factors(g, pf)
     return Setup(m, g, query, prec, par, per_replica, L, out, bool(ideal), g.memory_bytes * gpu_memory_utilization,
                  roofs(g, prec, par, ideal, pf), batch, mbs, micro_batches, spec, pf)
@@ -91,12 +91,13 @@ def _describe_model(m: ModelSpec) -> dict:
     }
 
 
-def _calibration(path) -> Profile:
-    from ..evidence.profile import to_profile
+def _calibration(path, gpu_name: str) -> Profile:
+    """`auto`: the profile `roofline calibrate` saved for this GPU, if any; `none`: the defaults; else a file."""
+    from ..evidence.local_gpu import resolve_calibration
 
     if not isinstance(path, str) or not path.strip():
         raise RooflineError(f"--calibration takes the path of a profile written by `roofline calibrate`, got {path!r}")
-    return to_profile(path)
+    return resolve_calibration(path, gpu_name)
 
 
 def with_measured_factors(g: GPU, pf: Profile) -> GPU:
@@ -109,6 +110,14 @@ def with_measured_factors(g: GPU, pf: Profile) -> GPU:
 
     doc = {**g.factors.model_dump(), **{k: v.model_dump() for k, v in measured.items()}}
     return g.model_copy(update={"factors": GpuFactors.model_validate(doc)})
+
+
+def calibration_note(s: Setup) -> str | None:
+    """Whose measured factors replaced the catalog's for this GPU, if any (a calibration profile)."""
+    pf = s.profile
+    if not pf.gpu_factors.get(s.gpu.name):
+        return None
+    return f"measured factors from {pf.name}" + (f" ({pf.source})" if pf.source != pf.name else "")
 
 
 def point_memory(s: Setup, ev: Evaluation) -> Memory:
@@ -125,6 +134,8 @@ def run(s: Setup) -> Estimate:
     ctx = s.input_len + s.output_len
     if m.max_position_embeddings and ctx > m.max_position_embeddings:
         notes.append(f"{ctx} tokens exceed {m.name}'s context window of {m.max_position_embeddings}")
+    if calibration_note(s):
+        notes.append(calibration_note(s))
     if not mem.fits:
         notes.append(f"does not fit: {fmt_bytes(mem.total_bytes)} needed per GPU, {fmt_bytes(mem.capacity_bytes)} available "
                      f"(short by {fmt_bytes(mem.shortfall_bytes)})")

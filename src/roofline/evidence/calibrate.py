@@ -4,7 +4,7 @@ shapes are small, to exercise every code path in tests (their numbers describe t
 
 from __future__ import annotations
 
-from .torch_env import load_torch, median_time, random_tensor, torch_dtype
+from .torch_env import fp8_unsupported, load_torch, median_time, random_tensor, torch_dtype
 
 # (GPU, CPU) sizes. 1 GiB copies dwarf any L2 (H100 50 MB, B200 126 MB); 8192² GEMMs fill every SM.
 COPY_BYTES = (1 << 30, 32 << 20)
@@ -35,11 +35,14 @@ def matmul_rate(device, dtype: str) -> dict | None:
     n = _pick(GEMM_N, device)
     try:
         if dtype == "fp8":
-            if device.type != "cuda" or torch.cuda.get_device_capability(device) < (8, 9):
-                return {"skipped": "no fp8 tensor cores on this device"}
+            why = fp8_unsupported(device)
+            if why:
+                return {"skipped": why}
+            # e4m3 inputs (the format of fp8 weights and activations), B column-major as cuBLASLt
+            # wants it, per-tensor float32 scales, bf16 output: the GEMM an fp8 checkpoint runs
             a = random_tensor((n, n), torch.bfloat16, device).to(torch.float8_e4m3fn)
             b = random_tensor((n, n), torch.bfloat16, device).to(torch.float8_e4m3fn).t()
-            one = torch.ones((), device=device)
+            one = torch.ones((), dtype=torch.float32, device=device)
             fn = lambda: torch._scaled_mm(a, b, scale_a=one, scale_b=one, out_dtype=torch.bfloat16)  # noqa: E731
         elif dtype == "int8":
             a, b = random_tensor((n, n), torch.int8, device), random_tensor((n, n), torch.int8, device)

@@ -40,13 +40,48 @@ def device_name(device) -> str:
     return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
+def device_memory(device) -> int | None:
+    """Total memory of a CUDA device in bytes (the figure NVML reports), None on the CPU."""
+    if device.type != "cuda":
+        return None
+    return int(load_torch().cuda.get_device_properties(device).total_memory)
+
+
 def software(device) -> dict:
+    """Versions a measurement depends on: torch, and on a GPU the CUDA runtime torch was built with,
+    the device's compute capability and the driver (through NVML, where installed)."""
     torch = load_torch()
     out = {"torch": torch.__version__}
     if device.type == "cuda":
+        from .local_gpu import driver_version
+
         out["cuda"] = torch.version.cuda or ""
-        out["driver_capability"] = ".".join(map(str, torch.cuda.get_device_capability(device)))
+        out["compute_capability"] = ".".join(map(str, torch.cuda.get_device_capability(device)))
+        out["driver"] = driver_version() or "unknown (no NVML: pip install nvidia-ml-py)"
     return out
+
+
+FP8_MIN_CAPABILITY = (8, 9)  # fp8 tensor cores arrived with Ada (8.9) and Hopper (9.0)
+
+
+def fp8_reason(device_type: str, capability: tuple[int, int] | None = None, name: str = "") -> str | None:
+    """Why fp8 matmuls cannot run on this device, or None where they can."""
+    need = "fp8 needs a CUDA GPU with compute capability ≥ 8.9 (Ada, Hopper, Blackwell)"
+    if device_type != "cuda":
+        return f"{need}; this is the CPU"
+    if capability is not None and tuple(capability) < FP8_MIN_CAPABILITY:
+        return f"{need}; {name or 'this GPU'} has {capability[0]}.{capability[1]}"
+    return None
+
+
+def fp8_unsupported(device) -> str | None:
+    """fp8_reason for a torch device, also where this PyTorch build lacks the scaled matmul."""
+    torch = load_torch()
+    if not hasattr(torch, "_scaled_mm") or not hasattr(torch, "float8_e4m3fn"):
+        return f"fp8 needs PyTorch 2.1 or later with torch._scaled_mm; this is {torch.__version__}"
+    if device.type != "cuda":
+        return fp8_reason(device.type)
+    return fp8_reason("cuda", torch.cuda.get_device_capability(device), torch.cuda.get_device_name(device))
 
 
 def sync(device) -> None:

@@ -2,7 +2,7 @@
 
 Search: GPU type × replica split (tp, pp, and ep = tp for MoE models) × weight and KV-cache
 formats × token budget (max_num_batched_tokens) × either dp replicas (aggregated) or x prefill
-and y decode replicas (disaggregated), within --max-gpus. Every candidate is screened by the
+and y decode replicas (disaggregated, each pool with its own tp), within --max-gpus. Every candidate is screened by the
 steady-state model of screen.py in a few array passes; the most promising (the screen's cost–
 latency frontier, the cheapest that meet the targets, the best of each GPU type) are simulated
 request by request with `roofline.serving.simulate`; their simulated percentiles decide.
@@ -82,10 +82,12 @@ def _candidate(profiles, sc, i: int, prices: dict, rate: float, L: int, O: int) 
     p = profiles[sc.shape[i]]
     usd_h = prices[p.shape.gpu].usd_per_gpu_hour * int(sc.num_gpus[i])
     per_token = usd_h / SECONDS_PER_HOUR * 1e6
-    return Candidate(p, int(TOKEN_BUDGETS[sc.budget[i]]), bool(sc.disaggregated[i]), int(sc.replicas[i]),
+    dis = bool(sc.disaggregated[i])
+    return Candidate(p, int(TOKEN_BUDGETS[sc.budget[i]]), dis, int(sc.replicas[i]),
                      int(sc.decode_replicas[i]), int(sc.num_gpus[i]), float(sc.batch[i]), usd_h,
                      per_token / (rate * O), per_token / (rate * L),
-                     {"ttft_s": float(sc.ttft_s[i]), "tpot_s": float(sc.tpot_s[i]), "e2e_s": float(sc.e2e_s[i])})
+                     {"ttft_s": float(sc.ttft_s[i]), "tpot_s": float(sc.tpot_s[i]), "e2e_s": float(sc.e2e_s[i])},
+                     decode_profile=profiles[sc.decode_shape[i]] if dis else None)
 
 
 def _finalists(sc, cost: np.ndarray, excess: np.ndarray, gpu_of_shape: np.ndarray) -> list[int]:
@@ -105,7 +107,7 @@ def _finalists(sc, cost: np.ndarray, excess: np.ndarray, gpu_of_shape: np.ndarra
     picks += list(front[np.linspace(0, front.size - 1, min(front.size, 4)).round().astype(int)])
     chosen, seen = [], set()
     for i in picks:
-        key = (sc.shape[i], sc.disaggregated[i], sc.replicas[i], sc.decode_replicas[i])
+        key = (sc.shape[i], sc.decode_shape[i], sc.disaggregated[i], sc.replicas[i], sc.decode_replicas[i])
         if key not in seen:
             seen.add(key)
             chosen.append(int(i))
@@ -119,7 +121,9 @@ def _simulate(c: Candidate, m, rate: float, L: int, O: int, engine: str, num_pro
     opts = dict(request_rate=rate, max_concurrency=None, input_len=L, output_len=O, engine=engine, seed=seed,
                 max_num_batched_tokens=c.budget, **shape.options())
     if c.disaggregated:
-        r = simulate(m, shape.gpu, num_prompts=num_prompts, disaggregate=f"{c.replicas}P{c.decode_replicas}D", **opts)
+        dec = c.decode_shape
+        r = simulate(m, shape.gpu, num_prompts=num_prompts, prefill_gpus=c.replicas * shape.gpus,
+                     decode_gpus=c.decode_replicas * dec.gpus, prefill_tp=shape.tp, decode_tp=dec.tp, **opts)
     elif shape.ep > 1 and c.replicas > 1:
         # independent replicas, each its own expert-parallel group (the simulator's dp would spread
         # the experts over all tp × dp GPUs): one replica at its share of the Poisson stream

@@ -2,7 +2,8 @@
 
 A candidate is a replica shape (GPU, split, formats) × token budget × either `dp` identical
 replicas sharing the load (aggregated) or `x` prefill replicas feeding `y` decode replicas
-(disaggregated). Requests arrive at rate R; each replica's steady state follows from its step
+(disaggregated), each pool with its own tensor-parallel size (the same GPU type, pipeline depth,
+formats and expert-parallel mode; only pool sizes within the GPU limit are formed). Requests arrive at rate R; each replica's steady state follows from its step
 times (shapes.py):
 
 - Aggregated, at concurrency b per replica: every step carries b decode tokens, and on average
@@ -12,7 +13,8 @@ times (shapes.py):
   the grid with μ(b) ≥ R / dp (Little's law: the concurrency the load needs). TPOT ≈ T(b).
 - Disaggregated: a prefill replica completes n / t_prefill(n) requests/s at n prompts per budget;
   a decode replica at concurrency b completes b / ((O − 1) × t_decode(b)). TTFT adds the KV
-  cache's trip over the network.
+  cache's trip over the network: latency + N_d × kv_d / (min(N_p, N_d) × bandwidth), with N the
+  GPUs of a prefill and a decode replica and kv_d one prompt's KV on a decode GPU.
 - TTFT ≈ the prompt's prefill alone + its chunks' share of decode steps + half a step of waiting
   for the step boundary + an M/D/1 queue wait ρ / (2 μ (1 − ρ)) at utilization ρ of the most the
   replica serves. Past RHO_MAX the queue has no steady state and the candidate is saturated.
@@ -36,7 +38,8 @@ OK, SATURATED, TOO_MANY_GPUS = 0, 1, 2
 class Screen:
     """Flat arrays, one entry per candidate."""
 
-    shape: np.ndarray  # index into the profiles
+    shape: np.ndarray  # index into the profiles (the prefill pool's shape when disaggregated)
+    decode_shape: np.ndarray  # the decode pool's shape when disaggregated; `shape` otherwise
     budget: np.ndarray  # index into the token budgets
     disaggregated: np.ndarray  # bool
     replicas: np.ndarray  # dp (aggregated) or prefill replicas x
@@ -67,6 +70,7 @@ def _stack(profiles: list[Profile]) -> dict[str, np.ndarray]:
         "pp": np.asarray([p.shape.pp for p in profiles], dtype=float),
         "transfer": np.asarray([p.kv_transfer_s for p in profiles]),
         "convoy": np.asarray([p.prefill_convoy_s for p in profiles]),
+        "latency": np.asarray([p.link_latency_s for p in profiles]),
     }
 
 
@@ -108,35 +112,58 @@ def _aggregated(a: dict, rate: float, L: int, O: int, max_gpus: int, budgets: np
     status = np.where(ok & (rho < RHO_MAX), OK, SATURATED)
     shape = (S, K, dp.size)
     grids = np.meshgrid(np.arange(S), np.arange(K), dp, indexing="ij")
-    return dict(shape=grids[0], budget=grids[1], disaggregated=np.zeros(shape, bool), replicas=grids[2],
+    return dict(shape=grids[0], decode_shape=grids[0], budget=grids[1], disaggregated=np.zeros(shape, bool), replicas=grids[2],
                 decode_replicas=np.zeros(shape), num_gpus=n, batch=b_op, ttft_s=ttft, tpot_s=T_op,
                 e2e_s=ttft + (O - 1) * T_op, status=status)
 
 
-def _disaggregated(a: dict, rate: float, L: int, O: int, max_gpus: int, budgets: np.ndarray):
-    S, K = a["c_pre"].shape
-    x = np.arange(1, max_gpus, dtype=float)  # prefill replicas
-    y = np.arange(1, max_gpus, dtype=float)  # decode replicas
-    mu_p = (1.0 / a["c_pre"])[:, :, None] * x[None, None, :]  # (S, K, X): pool's requests/s
-    wait_p, rho_p = _queue_wait(rate, mu_p)
-    ttft = a["alone"][:, None, None] + wait_p + a["transfer"][:, None, None]  # (S, K, X)
-    b = a["b"][:, None, :]  # (S, 1, P)
-    t_dec = a["t_dec"][:, None, :]
-    mu_d = b / (max(O - 1, 1) * t_dec)  # (S, 1, P)
+def _pool_pairs(profiles: list[Profile]) -> tuple[np.ndarray, np.ndarray]:
+    """(prefill, decode) profile indices that can form one deployment: the same GPU type, pipeline
+    depth, formats and expert-parallel mode, each pool with its own tensor-parallel size."""
+    keys = [(p.shape.gpu, p.shape.pp, p.shape.weight_dtype, p.shape.kv_cache_dtype, p.shape.ep > 1) for p in profiles]
+    seen: dict = {}
+    code = np.asarray([seen.setdefault(k, len(seen)) for k in keys])
+    return np.nonzero(code[:, None] == code[None, :])
+
+
+def _decode_pools(a: dict, rate: float, O: int, y: np.ndarray):
+    """Each shape as a decode pool of y replicas: TPOT, concurrency and whether it keeps up, (S, Y)."""
+    S = a["b"].shape[0]
+    b, t_dec = a["b"][:, None, :], a["t_dec"][:, None, :]  # (S, 1, P)
+    mu_d = b / (max(O - 1, 1) * t_dec)
     lam_d = (rate / y)[None, :, None]  # (1, Y, 1)
     idx, ok_d = _operating(mu_d, lam_d)  # (S, Y)
     tpot = np.take_along_axis(np.broadcast_to(t_dec, (S, y.size, t_dec.shape[-1])), idx[..., None], -1)[..., 0]
     b_op = np.take_along_axis(np.broadcast_to(b, (S, y.size, b.shape[-1])), idx[..., None], -1)[..., 0]
     _, rho_d = _queue_wait(lam_d[..., 0], mu_d.max(axis=-1))
-    full = (S, K, x.size, y.size)
-    ttft4 = np.broadcast_to((ttft + 0.0)[..., None], full) + np.broadcast_to(tpot[:, None, None, :], full) / 2
-    tpot4 = np.broadcast_to(tpot[:, None, None, :], full)
-    ok = (rho_p < RHO_MAX)[..., None] & (ok_d & (rho_d < RHO_MAX))[:, None, None, :]
-    grids = np.meshgrid(np.arange(S), np.arange(K), x, y, indexing="ij")
-    n = (grids[2] + grids[3]) * a["gpus"][:, None, None, None]
-    return dict(shape=grids[0], budget=grids[1], disaggregated=np.ones(full, bool), replicas=grids[2],
-                decode_replicas=grids[3], num_gpus=n, batch=np.broadcast_to(b_op[:, None, None, :], full),
-                ttft_s=ttft4, tpot_s=tpot4, e2e_s=ttft4 + (O - 1) * tpot4, status=np.where(ok, OK, SATURATED))
+    return tpot, b_op, ok_d & (rho_d < RHO_MAX)
+
+
+def _pair_transfer(a: dict, p: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """One prompt's KV from a prefill replica of shape p to a decode replica of shape d: the decode
+    GPUs receive N_d shards, spread over min(N_p, N_d) NICs (serving/disagg.py's working)."""
+    lat = a["latency"][d]
+    return lat + (a["transfer"][d] - lat) * a["gpus"][d] / np.minimum(a["gpus"][p], a["gpus"][d])
+
+
+def _disaggregated(a: dict, rate: float, L: int, O: int, max_gpus: int, budgets: np.ndarray, pairs):
+    ip, jd = pairs
+    n = np.arange(1, max_gpus, dtype=float)  # replicas in a pool
+    total = a["gpus"][ip][:, None, None] * n[None, :, None] + a["gpus"][jd][:, None, None] * n[None, None, :]
+    m, xi, yi = np.nonzero(total <= max_gpus)  # only the pool sizes that fit: (R,) rows
+    p, d, x, y = ip[m], jd[m], n[xi], n[yi]
+    K = a["c_pre"].shape[1]
+    mu_p = x[:, None] / a["c_pre"][p]  # (R, K): the prefill pool's requests/s
+    wait_p, rho_p = _queue_wait(rate, mu_p)
+    tpot_sy, b_sy, ok_sy = _decode_pools(a, rate, O, n)
+    tpot, ok_d = tpot_sy[d, yi][:, None], ok_sy[d, yi][:, None]
+    ttft = a["alone"][p][:, None] + wait_p + _pair_transfer(a, p, d)[:, None] + tpot / 2  # (R, K)
+    full = (p.size, K)
+    col = lambda v: np.broadcast_to(np.asarray(v)[:, None], full)  # noqa: E731
+    return dict(shape=col(p), decode_shape=col(d), budget=np.broadcast_to(np.arange(K)[None, :], full),
+                disaggregated=np.ones(full, bool), replicas=col(x), decode_replicas=col(y), num_gpus=col(total[m, xi, yi]),
+                batch=col(b_sy[d, yi]), ttft_s=ttft, tpot_s=np.broadcast_to(tpot, full), e2e_s=ttft + (O - 1) * tpot,
+                status=np.where((rho_p < RHO_MAX) & ok_d, OK, SATURATED))
 
 
 def screen(profiles: list[Profile], budgets, rate: float, input_len: int, output_len: int, max_gpus: int,
@@ -146,11 +173,12 @@ def screen(profiles: list[Profile], budgets, rate: float, input_len: int, output
     bud = np.asarray(budgets, dtype=float)
     parts = [_aggregated(a, rate, input_len, output_len, max_gpus, bud)]
     if disaggregate and max_gpus >= 2:
-        parts.append(_disaggregated(a, rate, input_len, output_len, max_gpus, bud))
+        parts.append(_disaggregated(a, rate, input_len, output_len, max_gpus, bud, _pool_pairs(profiles)))
     cols = {k: np.concatenate([np.ravel(np.broadcast_to(p[k], p["shape"].shape)) for p in parts]) for k in parts[0]}
     keep = cols["num_gpus"] <= max_gpus
     cols = {k: v[keep] for k, v in cols.items()}
     cols["shape"] = cols["shape"].astype(int)
+    cols["decode_shape"] = cols["decode_shape"].astype(int)
     cols["budget"] = cols["budget"].astype(int)
     cols["replicas"] = cols["replicas"].astype(int)
     cols["decode_replicas"] = cols["decode_replicas"].astype(int)

@@ -68,6 +68,7 @@ class Profile:
     kv_transfer_s: float  # one request's KV cache over the network (disaggregated serving)
     precision: str
     prefill_convoy_s: float = 0.0  # pp > 1: what a prompt's batch holds the other batches up, (pp − 1) × its stage time
+    link_latency_s: float = 0.0  # the network link's latency (part of kv_transfer_s)
 
 
 def shapes(m: ModelSpec, gpus: list[str], max_gpus: int, weight_dtypes: list[str], kv_dtypes: list[str]) -> list[Shape]:
@@ -132,7 +133,7 @@ def profile(m: ModelSpec, shape: Shape, engine: str, input_len: int, output_len:
     transfer = link.latency_s + kv / link.bandwidth_per_direction
     return Profile(shape, b, np.broadcast_to(dec_t, b.shape) * 1.0, np.broadcast_to(busiest, budgets.shape) / per_step,
                    chunk, alone_t,
-                   int(b_max), transfer, s.prec.label, convoy)
+                   int(b_max), transfer, s.prec.label, convoy, float(link.latency_s))
 
 
 def check_lengths(input_len, output_len) -> tuple[int, int]:

@@ -28,6 +28,7 @@ MAX_PROMPTS = 5000  # requests in one simulation
 MAX_CHART_PROMPTS = 500  # per run of the serving chart (it simulates about twenty runs)
 MAX_PLAN_GPUS = 16
 MAX_PLAN_PROMPTS = 500
+MAX_POOL = 256  # GPUs (or instances) in one pool of a disaggregated simulation
 
 
 class ServingJob(BaseModel):
@@ -65,9 +66,15 @@ class SimulateRequest(Deployment):
     max_concurrency: Optional[int] = None
     random_range_ratio: float = 1.0
     prefix_cache_hit_rate: float = 0.0
+    random_prefix_len: int = Field(default=0, description="Tokens every prompt starts with, shared through the prefix cache.")
     ttft_slo: Optional[float] = None
     tpot_slo: Optional[float] = None
     disaggregate: Optional[str] = Field(default=None, max_length=20, description="xPyD, e.g. 1P3D")
+    prefill_gpus: Optional[int] = Field(default=None, description="GPUs of the prefill pool, instead of `disaggregate` "
+                                        "(with decode_gpus); a multiple of prefill_tp × pp")
+    decode_gpus: Optional[int] = Field(default=None, description="GPUs of the decode pool (with prefill_gpus)")
+    prefill_tp: Optional[int] = Field(default=None, description="tp of each prefill instance (default: tensor_parallel_size)")
+    decode_tp: Optional[int] = Field(default=None, description="tp of each decode instance (default: tensor_parallel_size)")
 
 
 class ServingChartRequest(Deployment):
@@ -107,11 +114,25 @@ def simulate(req: SimulateRequest) -> dict:
 
     _cap("num_prompts", req.num_prompts, MAX_PROMPTS)
     check_split(req.tensor_parallel_size, req.pipeline_parallel_size, req.data_parallel_size)
+    _cap_pools(req)
     r = run(_model(req), req.gpu, num_prompts=req.num_prompts,
             request_rate=math.inf if req.request_rate is None else req.request_rate, max_concurrency=req.max_concurrency,
             random_range_ratio=req.random_range_ratio, prefix_cache_hit_rate=req.prefix_cache_hit_rate,
-            ttft_slo=req.ttft_slo, tpot_slo=req.tpot_slo, disaggregate=req.disaggregate, **req.options())
+            random_prefix_len=req.random_prefix_len, ttft_slo=req.ttft_slo, tpot_slo=req.tpot_slo,
+            disaggregate=req.disaggregate, prefill_gpus=req.prefill_gpus, decode_gpus=req.decode_gpus,
+            prefill_tp=req.prefill_tp, decode_tp=req.decode_tp, **req.options())
     return clean(r.to_dict())
+
+
+def _cap_pools(req: SimulateRequest) -> None:
+    from ..serving.pools import parse_layout
+
+    for name in ("prefill_gpus", "decode_gpus", "prefill_tp", "decode_tp"):
+        _cap(name, getattr(req, name), MAX_POOL)
+    if req.disaggregate is not None:
+        x, y = parse_layout(req.disaggregate)
+        _cap("prefill instances", x, MAX_POOL)
+        _cap("decode instances", y, MAX_POOL)
 
 
 @router.post("/plot/serving", summary="The serving chart: throughput vs interactivity, latency vs rate, one run over time",
