@@ -151,3 +151,15 @@ def test_serving_chart_shades_the_intervals():
     assert "TTFT p99: 80% interval" in names and "tokens/s per GPU: 80% interval" in names
     fig = c.figure()
     assert any(str(a.get_gid()).startswith("band:") for ax in fig.axes for a in ax.collections)
+
+
+def test_web_simulate_answers_with_the_ranges():
+    from fastapi.testclient import TestClient
+
+    from roofline.web.app import create_app
+
+    r = TestClient(create_app()).post("/api/simulate", json={"model": "llama-3.1-8b", "gpu": "h100", "num_prompts": 60,
+                                                              "request_rate": 4})
+    d = r.json()
+    assert r.status_code == 200 and d["ttft_s_range"]["p90"]["basis"] == "online serving|ttft_s"
+    assert d["throughput_range"]["output_tokens_per_s"]["low"] < d["throughput"]["output_tokens_per_s"]
