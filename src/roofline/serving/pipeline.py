@@ -5,8 +5,11 @@ stage, a "virtual engine" with its own waiting and running requests, its own 1 /
 blocks (`num_gpu_blocks //= pipeline_parallel_size` in vllm/core/scheduler.py) and its own
 max_num_seqs, each adding a new request to the virtual engine with the fewest unfinished ones
 (vllm/engine/llm_engine.py); SGLang's pipeline loop (`event_loop_pp`, v0.5) and TensorRT-LLM's
-(`_executor_loop_pp`, 1.x) likewise keep pp micro-batches in flight. None of this is in
-shared/reference/engines.csv yet; the versions are those of the source files named.
+(`_executor_loop_pp`, 1.x) likewise keep pp micro-batches in flight. vLLM V1 (the 0.11 profile)
+does it with one scheduler and a queue of pp batches (`step_with_batch_queue` in
+vllm/v1/engine/core.py) over one KV cache; the split into virtual engines, each with its share of
+the blocks and its own max_num_seqs, is V0's and is what is modelled for every engine. None of this
+is in shared/reference/engines.csv yet; the versions are those of the source files named.
 
 Here a replica with pp stages is pp virtual engines (scheduler.Replica), requests dealt to them in
 turn (the least-loaded rule, for a stream of alike requests), sharing the stages as a flow shop:
