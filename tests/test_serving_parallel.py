@@ -137,3 +137,22 @@ def test_a_pure_prefill_by_hand():
     pairs, prior = pred.chunk_work(0, 2048)
     step = pred.step_time(0, {}, 2048, pairs, prior, rows=1, eager=True)
     assert step == pytest.approx(2.96898e13 / 989e12, rel=0.02)
+
+
+@pytest.mark.parametrize("kw", [dict(pp=2, request_rate=20.0, num_prompts=300),
+                                dict(pp=4, max_concurrency=32, num_prompts=200, random_range_ratio=0.5),
+                                dict(pp=2, dp=2, request_rate=30.0, num_prompts=200, engine="sglang"),
+                                dict(pp=2, request_rate=10.0, num_prompts=150, engine="trtllm", random_prefix_len=300)])
+def test_pipelined_decode_runs_equal_stepping_one_at_a_time(kw, monkeypatch):
+    import numpy as np
+
+    import roofline.serving.pipeline as pipeline
+
+    kw = dict(input_len=512, output_len=128, **kw)
+    joint = simulate("llama-3.1-8b", "h100", **kw)
+    monkeypatch.setattr(pipeline, "joint_decode", lambda engines, heap: False)
+    stepped = simulate("llama-3.1-8b", "h100", **kw)
+    for f in ("ttft", "tpot", "e2e"):
+        assert np.array_equal(getattr(joint, f), getattr(stepped, f))
+    assert np.sum(joint.itl[0] * joint.itl[1]) == pytest.approx(np.sum(stepped.itl[0] * stepped.itl[1]), rel=1e-12)
+    assert joint.to_dict()["steps"] == stepped.to_dict()["steps"]

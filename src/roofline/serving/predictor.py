@@ -56,7 +56,7 @@ class AttentionCoefficients:
     combined: bool  # decode and prefill attention run as one kernel (same operator in both graphs)
 
 
-def _at(table: np.ndarray, n: int) -> float:
+def table_at(table: np.ndarray, n: int) -> float:
     """A table over 0 … max tokens read at n, linear beyond its end."""
     last = table.size - 1
     return float(table[n]) if n <= last else float(table[-1]) * n / last
@@ -203,8 +203,8 @@ class StepPredictor:
         T = n_decode + prefill_tokens
         if T == 0:
             return 0.0
-        t = _at(self.dense_prefill if prefill_tokens else self.dense_decode, T)
-        t += _at(self.head, rows)
+        t = table_at(self.dense_prefill if prefill_tokens else self.dense_decode, T)
+        t += table_at(self.head, rows)
         t += self.attention_time(n_decode, dec_keys, prefill_tokens, pre_pairs, pre_prior)
         return t + (self.eager_surcharge if eager else 0.0)
 
@@ -213,13 +213,22 @@ class StepPredictor:
         each pipeline stage's time, and the time of one hand-over between stages."""
         if self.pp == 1:
             return [gpu_s], 0.0
-        first, last = _at(self.first_extra, tokens), _at(self.last_extra, tokens) + _at(self.head, rows)
-        send = _at(self.send, tokens)
+        first, last = table_at(self.first_extra, tokens), table_at(self.last_extra, tokens) + table_at(self.head, rows)
+        send = table_at(self.send, tokens)
         layers = gpu_s - first - last - (self.pp - 1) * send
         out = [layers * share for share in self.stage_share]
         out[0] += first
         out[-1] += last
         return out, send
+
+    def stage_matrix(self, gpu_s: np.ndarray, n: int) -> np.ndarray:
+        """`stages` of successive decode steps of `n` sequences (seconds each): (steps, pp)."""
+        first, last = table_at(self.first_extra, n), table_at(self.last_extra, n) + table_at(self.head, n)
+        layers = np.asarray(gpu_s, dtype=float) - first - last - (self.pp - 1) * table_at(self.send, n)
+        out = layers[:, None] * np.asarray(self.stage_share)[None, :]
+        out[:, 0] += first
+        out[:, -1] += last
+        return out
 
     def decode_step(self, batch: int, context: float) -> float:
         """A pure decode step of `batch` sequences of `context` tokens each, captured in a graph."""

@@ -159,10 +159,12 @@ def run_aggregated(s, cfg, kv, how, pred, ov, ov_row, wl: Workload, conc, hit, s
     except TooLarge as e:
         fits, merged = False, Merged(wl.size)
         need = float(kv.bytes_for(int(inp[e.request] + out[e.request])))
-        room = kv.capacity / s.par.pp
+        room = f"the engine leaves {kv.capacity / 1e9:.3g} GB ({how})"
+        if s.par.pp > 1:  # each virtual engine of the pipeline has its own share of the blocks
+            room = (f"each of the {s.par.pp} virtual engines gets {kv.capacity / s.par.pp / 1e9:.3g} GB of the "
+                    f"{kv.capacity / 1e9:.3g} GB the engine leaves ({how})")
         notes.append(f"does not fit: a request of {int(inp[e.request])} + {int(out[e.request])} tokens needs "
-                     f"{need / 1e9:.3g} GB of KV cache per GPU; the engine leaves {room / 1e9:.3g} GB ({how}"
-                     f"{f', split over {s.par.pp} virtual engines' if s.par.pp > 1 else ''})")
+                     f"{need / 1e9:.3g} GB of KV cache per GPU; {room}")
     res = build_result(s, cfg, kv, how, ov_row, merged, inp, out, s.par.dp, conc, slos, request_rate, fits, notes)
     res.workload["random_prefix_len"] = wl.prefix_len
     res.kv_cache["shared_prefix_tokens"] = wl.prefix_len // cfg.block_size * cfg.block_size
