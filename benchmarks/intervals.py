@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from roofline.evidence.uncertainty import cell_keys, interval, row_is_time
+from roofline.evidence.uncertainty import SERVING_REGIMES, SERVING_ROW, interval, row_cell_keys, row_is_time, serving_interval
 
 ROOT = Path(__file__).parents[1]
 INPUTS = [ROOT / "benchmarks" / "data" / "loso_residuals.csv", ROOT / "benchmarks" / "data" / "serving_residuals.csv"]
@@ -30,6 +30,7 @@ MIN_ROWS = 8  # fewer residuals than this make no cell: a quantile of 5 numbers 
 # One source's residuals say how that source differs from the estimate, not how an unseen one will:
 # a cell needs residuals from at least this many sources, else the figure takes a wider cell.
 MIN_SOURCES = 2
+OFFSET_GRID = 64  # quantiles (j + ½) / 64 of the source offset's distribution: a deterministic convolution
 ANCHORS = ("matmul_tflops_mamf", "achievable_mem_bw", "attn_kernel_mem_bw")  # factor measurements: zero error by construction
 
 
@@ -51,33 +52,85 @@ def situation(r: dict) -> dict:
     return {"gpus": r["gpus"], "link": r["link"], "quantized": r["quantized"], "regime": r["regime"]}
 
 
-def cells(rows: list[dict]) -> dict:
+def predictive_quantiles(rows: list[dict], levels=LEVELS) -> list[float]:
+    """Quantiles of the residual r of a source none of these rows came from.
+
+    A source's residuals share an offset (its harness, engine version, the GPUs it ran on) around
+    which its rows scatter: r = μ + b_source + e. Pooling the rows' r, as if every new row could
+    fall anywhere among them, misses that a new source brings its own offset, unknown in advance,
+    and lets the source with the most rows speak for all. So: each source's offset is the median
+    of its r; μ their mean; τ their standard deviation; e the rows' deviations from their own
+    source's median, each source's rows weighing as much in all as another's. An unseen source's r
+    is μ + b + e with b = τ·√(1 + 1/k)·t for k sources, t Student's with k − 1 degrees of freedom
+    (the textbook prediction of one more group's mean from k groups whose spread is itself
+    estimated from those k), e drawn from the deviations: the weighted quantiles of that
+    convolution, on a fixed grid of t quantiles (no random draws)."""
+    from scipy.stats import t as student
+
+    by: dict[str, list[float]] = {}
+    for r in rows:
+        by.setdefault(r["source"], []).append(r["r"])
+    medians = {src: float(np.median(v)) for src, v in by.items()}
+    k = len(medians)
+    offsets = np.array(list(medians.values()))
+    mu, tau = float(offsets.mean()), float(offsets.std(ddof=1)) if k > 1 else 0.0
+    dev = np.concatenate([np.asarray(v) - medians[src] for src, v in by.items()])
+    weight = np.concatenate([np.full(len(v), 1.0 / len(v)) for v in by.values()])
+    z = student.ppf((np.arange(OFFSET_GRID) + 0.5) / OFFSET_GRID, df=max(k - 1, 1))
+    total = (mu + (z * tau * np.sqrt(1 + 1 / k))[:, None] + dev[None, :]).ravel()
+    return weighted_quantiles(total, np.broadcast_to(weight, (OFFSET_GRID, weight.size)).ravel(), levels)
+
+
+def weighted_quantiles(values: np.ndarray, weights: np.ndarray, levels) -> list[float]:
+    """Quantiles of a weighted sample: each value sits at the middle of its share of the total
+    weight, linear in between (with equal weights, numpy's 'hazen' quantiles)."""
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    at = (np.cumsum(w) - w / 2) / w.sum()
+    return [float(q) for q in np.interp(levels, at, v)]
+
+
+def cells(rows: list[dict], pooled: bool = False) -> dict:
     groups: dict[str, list[dict]] = {}
     for r in rows:
         if r["regime"]:
-            for key in cell_keys(r["regime"], situation(r)):
+            for key in row_cell_keys(r):
                 groups.setdefault(key, []).append(r)
     out = {}
     for key in sorted(groups):
         g = groups[key]
         if len(g) >= MIN_ROWS and len({r["source"] for r in g}) >= MIN_SOURCES:
             out[key] = {"rows": len(g), "sources": sorted({r["source"] for r in g}),
-                        "quantiles": [round(float(q), 4) for q in np.quantile([r["r"] for r in g], LEVELS)]}
+                        "quantiles": [round(float(q), 4) for q in (np.quantile([r["r"] for r in g], LEVELS) if pooled
+                                                                     else predictive_quantiles(g))]}
     return {"levels": LEVELS, "cells": out}
 
 
-def coverage(rows: list[dict], level: float = 0.8) -> dict[str, list[int]]:
-    """Per regime: [rows, covered, rows without an interval], each row's interval built only from
-    the residuals of the other sources."""
+def figure_of(r: dict) -> str:
+    """The figure a row scores: a serving figure (ttft_s, throughput, ...) or the static regime's."""
+    return SERVING_ROW[r["metric"]][0] if r["regime"] in SERVING_REGIMES else r["regime"]
+
+
+def row_interval(r: dict, data: dict, level: float = 0.8) -> dict | None:
+    """The interval the tool would give the row's held-out prediction, from the cells in `data`."""
+    if r["regime"] in SERVING_REGIMES:
+        figure, stat = SERVING_ROW[r["metric"]]
+        return serving_interval(figure, stat, r["held_out"], r["regime"], level, cells=data, is_time=row_is_time(r["metric"]))
+    fig = "ttft_s" if row_is_time(r["metric"]) else "output_tokens_per_s"
+    return interval(fig, r["held_out"], situation(r), level, cells=data)
+
+
+def coverage(rows: list[dict], level: float = 0.8, by=lambda r: r["regime"], pooled: bool = False) -> dict[str, list[int]]:
+    """Per group (default: regime): [rows, covered, rows without an interval], each row's interval
+    built only from the residuals of the other sources."""
     out: dict[str, list[int]] = {}
     for src in sorted({r["source"] for r in rows if r["regime"]}):
-        data = cells([r for r in rows if r["source"] != src])
+        data = cells([r for r in rows if r["source"] != src], pooled)
         for r in rows:
             if r["source"] != src or not r["regime"]:
                 continue
-            fig = "ttft_s" if row_is_time(r["metric"]) else "output_tokens_per_s"
-            iv = interval(fig, r["held_out"], situation(r), level, cells=data)
-            tally = out.setdefault(r["regime"], [0, 0, 0])
+            iv = row_interval(r, data, level)
+            tally = out.setdefault(by(r), [0, 0, 0])
             tally[0] += 1
             if iv is None:
                 tally[2] += 1
@@ -87,10 +140,12 @@ def coverage(rows: list[dict], level: float = 0.8) -> dict[str, list[int]]:
 
 
 def toml_text(data: dict) -> str:
-    lines = ["# Error bars of the estimates: quantiles of r = ln(predicted time / measured time) over the",
-             "# leave-one-source-out residuals of the calibration set, per regime and situation (cell key:",
-             "# regime|GPUs|link|quantized, most specific first). Generated by benchmarks/intervals.py from",
-             "# benchmarks/data/loso_residuals.csv; do not edit by hand.",
+    lines = ["# Error bars of the estimates: quantiles of r = ln(predicted time / measured time) a source the",
+             "# fit never saw would show, from the leave-one-source-out residuals of the calibration set (each",
+             "# source's offset and its rows' scatter about it: benchmarks/intervals.py, predictive_quantiles),",
+             "# per regime and situation (static cell key: regime|GPUs|link|quantized, most specific first;",
+             "# serving: regime|figure|statistic, then regime|figure). Generated by benchmarks/intervals.py from",
+             "# benchmarks/data/loso_residuals.csv and serving_residuals.csv; do not edit by hand.",
              f"levels = {data['levels']}", ""]
     for key, c in data["cells"].items():
         lines += [f'[cells."{key}"]', f"rows = {c['rows']}", f"sources = {c['sources']}".replace("'", '"'),
@@ -103,37 +158,62 @@ def _errs(rows, col):
 
 
 def accuracy_table(rows: list[dict]) -> str:
-    lines = ["| metric | rows | in-sample median | in-sample p90 | held-out median | held-out p90 |",
-             "|---|---:|---:|---:|---:|---:|"]
-    for metric in sorted({r["metric"] for r in rows if r["metric"] not in ANCHORS}):
-        g = [r for r in rows if r["metric"] == metric]
+    lines = ["| regime | metric | rows | in-sample median | in-sample p90 | held-out median | held-out p90 |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    groups = sorted({(r["regime"] or "kernels", r["metric"]) for r in rows if r["metric"] not in ANCHORS})
+    for regime, metric in groups:
+        g = [r for r in rows if (r["regime"] or "kernels", r["metric"]) == (regime, metric)]
         i, h = _errs(g, "in_sample"), _errs(g, "held_out")
-        lines.append(f"| {metric} | {len(g)} | {np.median(i):.1%} | {np.quantile(i, 0.9):.1%} | "
+        lines.append(f"| {regime} | {metric} | {len(g)} | {np.median(i):.1%} | {np.quantile(i, 0.9):.1%} | "
                      f"{np.median(h):.1%} | {np.quantile(h, 0.9):.1%} |")
     return "\n".join(lines)
 
 
-def regime_table(rows: list[dict]) -> str:
-    cov = coverage(rows)
-    lines = ["| regime | rows | sources | held-out median abs error | held-out p90 | 80% interval covered | no interval |",
-             "|---|---:|---|---:|---:|---:|---:|"]
-    for regime, (n, hit, none) in sorted(cov.items()):
-        g = [r for r in rows if r["regime"] == regime]
+def serving_source_table(rows: list[dict]) -> str:
+    """The serving simulator per source and metric: in-sample (overheads fitted on every source) and
+    held-out (refitted without the row's source), median |error| and median signed error."""
+    lines = ["| source | metric | runs | in-sample median abs | in-sample median | held-out median abs | held-out median |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for src, metric in sorted({(r["source"], r["metric"]) for r in rows}):
+        g = [r for r in rows if (r["source"], r["metric"]) == (src, metric)]
+        i, h = (np.array([r[c] / r["measured"] - 1 for r in g]) for c in ("in_sample", "held_out"))
+        lines.append(f"| {src} | {metric} | {len(g)} | {np.median(np.abs(i)):.0%} | {np.median(i):+.0%} | "
+                     f"{np.median(np.abs(h)):.0%} | {np.median(h):+.0%} |")
+    return "\n".join(lines)
+
+
+def _share(hit: int, n: int, none: int) -> str:
+    return f"{hit / (n - none):.0%} ({hit} of {n - none})" if n > none else "-"
+
+
+def regime_table(rows: list[dict], by=lambda r: r["regime"], label: str = "regime") -> str:
+    cov, old = coverage(rows, by=by), coverage(rows, by=by, pooled=True)
+    lines = [f"| {label} | rows | sources | held-out median abs error | held-out p90 | 80% interval covered | "
+             "same, pooled quantiles | no interval |", "|---|---:|---|---:|---:|---:|---:|---:|"]
+    for group, (n, hit, none) in sorted(cov.items()):
+        g = [r for r in rows if r["regime"] and by(r) == group]
         h = _errs(g, "held_out")
-        share = f"{hit / (n - none):.0%}" if n > none else "-"
-        lines.append(f"| {regime} | {n} | {', '.join(sorted({r['source'] for r in g}))} | {np.median(h):.1%} | "
-                     f"{np.quantile(h, 0.9):.1%} | {share} ({hit} of {n - none}) | {none} |")
+        lines.append(f"| {group} | {n} | {', '.join(sorted({r['source'] for r in g}))} | {np.median(h):.1%} | "
+                     f"{np.quantile(h, 0.9):.1%} | {_share(hit, n, none)} | {_share(old[group][1], n, none)} | {none} |")
     total = [sum(v[i] for v in cov.values()) for i in range(3)]
-    lines.append(f"| all | {total[0]} | | | | {total[1] / max(total[0] - total[2], 1):.0%} ({total[1]} of {total[0] - total[2]}) | {total[2]} |")
+    old_hit = sum(v[1] for v in old.values())
+    lines.append(f"| all | {total[0]} | | | | {_share(total[1], *total[::2])} | {_share(old_hit, *total[::2])} | {total[2]} |")
     return "\n".join(lines)
 
 
 def doc_text(rows: list[dict]) -> str:
     text = DOC.read_text()
-    body = (f"{BEGIN}\n\nPer metric, |predicted / measured − 1| with the committed factors (in-sample) and with the "
-            "factors refitted without the row's own source (held-out):\n\n" + accuracy_table(rows) +
-            "\n\nPer regime of the error bars, the held-out error and how often the 80% interval, built only from "
-            "the other sources' residuals, held the measured value:\n\n" + regime_table(rows) + f"\n\n{END}")
+    serving = [r for r in rows if r["regime"] in SERVING_REGIMES]
+    body = (f"{BEGIN}\n\nPer regime and metric, |predicted / measured − 1| with the committed factors (in-sample) and "
+            "with the factors refitted without the row's own source (held-out):\n\n" + accuracy_table(rows) +
+            "\n\nPer regime, the held-out error and how often the 80% interval, built only from the other sources' "
+            "residuals, held the measured value (with source offsets, as committed; and with the pooled quantiles "
+            "of the residuals, for comparison):\n\n" + regime_table(rows) +
+            "\n\nServing, per regime and figure (all statistics of a figure together):\n\n"
+            + regime_table(serving, by=lambda r: f"{r['regime']}: {figure_of(r)}", label="regime: figure") +
+            "\n\nThe serving simulator per source (error = simulated / measured − 1; in-sample: the committed "
+            "overheads; held-out: refitted without the source):\n\n"
+            + serving_source_table(serving) + f"\n\n{END}")
     if BEGIN in text:
         return text[: text.index(BEGIN)] + body + text[text.index(END) + len(END):]
     return text.rstrip("\n") + "\n\n" + body + "\n"

@@ -25,6 +25,11 @@ GPUS = [("GH200", "gh200-144gb"), ("H200", "h200-sxm"), ("H100", "h100-sxm"), ("
 # trtllm-bench's documented example run is 3,000 requests; the per-row count is not published
 TRT017_REQUESTS = 3000
 TRT014_REQUESTS = 500  # the v0.14 online table's caption
+# The front end each table's requests went through (what request_s measures): InferenceMAX serves
+# with each engine's own HTTP server (calibration README: `vllm serve`, SGLang's server,
+# `trtllm-serve`); the v0.17 table ran `trtllm-bench` in-process and the v0.14 table Triton's
+# tensorrtllm_backend (serving_measured.csv, `framework` column).
+SWEEP_FRONTEND = {"vllm": "vllm-serve", "sglang": "sglang-server", "tensorrt-llm": "trtllm-serve"}
 
 
 @dataclass
@@ -42,6 +47,31 @@ class Run:
     @property
     def num_gpus(self) -> int:
         return int(self.options.get("tp", 1)) * int(self.options.get("dp", 1))
+
+    @property
+    def frontend(self) -> str:
+        if self.key.startswith("trt017"):
+            return "trtllm-bench"
+        if self.key.startswith("trt014"):
+            return "triton"
+        return SWEEP_FRONTEND[self.engine]
+
+    @property
+    def source(self) -> str:
+        """The measurement's source for leave-one-source-out: one engine (and version) measured by
+        one harness, so that leaving it out leaves an engine or version the fit never saw."""
+        if self.key.startswith("trt017"):
+            return "trtllm-0.17"
+        if self.key.startswith("trt014"):
+            return "trtllm-0.14"
+        return f"inferencemax-{self.engine}"
+
+    @property
+    def regime(self) -> str:
+        """Every request at once with no client limit: max-throughput serving; requests arriving over
+        time (Poisson) or from a fixed number of clients (closed loop): online serving."""
+        w = self.workload
+        return "max-throughput serving" if w["request_rate"] == math.inf and not w["max_concurrency"] else "online serving"
 
 
 def _lookup(table, text: str) -> str:

@@ -18,6 +18,8 @@ CASES = [
     ("offline, 512 in / 256 out, SGLang", dict(request_rate=math.inf, input_len=512, output_len=256, engine="sglang")),
     ("closed loop C=256, 1024 in / 1024 out (drawn 0.8-1), TensorRT-LLM",
      dict(max_concurrency=256, input_len=1024, output_len=1024, random_range_ratio=0.8, engine="trtllm")),
+    ("Poisson 80 req/s over 4 data-parallel replicas (each simulated), 1024 in / 128 out, vLLM",
+     dict(request_rate=80.0, input_len=1024, output_len=128, dp=4)),
 ]
 LIMIT_S = 1.0
 

@@ -114,3 +114,45 @@ def test_data_parallel_offline_doubles_throughput_and_sums_batches():
     assert two["ttft_s"] == pytest.approx(one["ttft_s"], rel=1e-9)
     assert two["batch_size"]["max"] == 2 * one["batch_size"]["max"]
     assert two["num_requests"] == 200 and not math.isnan(two["kv_cache"]["peak_usage"])
+
+
+@pytest.mark.parametrize("model, gpu, kw", [("llama-3.1-8b", "h100", {}), ("gpt-oss-120b", "h200", {"weight_dtype": "mxfp4"}),
+                                            ("gemma-2-9b", "l40s", {}), ("llama-3.1-70b", "h100", {"tp": 2, "pp": 2})])
+def test_a_pure_prefill_step_is_the_estimates_ttft(model, gpu, kw):
+    # one prompt of L tokens in one eager step (no cached prefix) is the estimate's TTFT for batch 1
+    *_, pred = prepare(model, gpu, "vllm", kw)
+    for L in (100, 1500):
+        pairs, prior = pred.chunk_work(0, L)
+        step = pred.step_time(0, {}, L, pairs, prior, rows=1, eager=True)
+        est = roofline.estimate(model, gpu, batch_size=1, input_len=L, output_len=1, **kw)
+        assert step == pytest.approx(est.ttft_s, rel=1e-9)
+
+
+def test_a_pure_prefill_by_hand():
+    # Llama-3.1-8B bf16 on an H100 at ideal roofs, one prompt of 2048 tokens: compute-bound.
+    # FLOPs: 2 × 2048 × 6,979,588,096 layer params + lm_head for one row 2 × 4096 × 128,256
+    # + attention 32 layers × 4 × 4096 (32 heads × 128) × (2048 × 2049 / 2 pairs)
+    # = 2.85884e13 + 1.0507e9 + 1.1003e12 = 2.96898e13 FLOP at 989 TFLOP/s dense bf16 → 30.02 ms
+    *_, pred = prepare("llama-3.1-8b", "h100", "vllm", {"ideal": True})
+    pairs, prior = pred.chunk_work(0, 2048)
+    step = pred.step_time(0, {}, 2048, pairs, prior, rows=1, eager=True)
+    assert step == pytest.approx(2.96898e13 / 989e12, rel=0.02)
+
+
+@pytest.mark.parametrize("kw", [dict(pp=2, request_rate=20.0, num_prompts=300),
+                                dict(pp=4, max_concurrency=32, num_prompts=200, random_range_ratio=0.5),
+                                dict(pp=2, dp=2, request_rate=30.0, num_prompts=200, engine="sglang"),
+                                dict(pp=2, request_rate=10.0, num_prompts=150, engine="trtllm", random_prefix_len=300)])
+def test_pipelined_decode_runs_equal_stepping_one_at_a_time(kw, monkeypatch):
+    import numpy as np
+
+    import roofline.serving.pipeline as pipeline
+
+    kw = dict(input_len=512, output_len=128, **kw)
+    joint = simulate("llama-3.1-8b", "h100", **kw)
+    monkeypatch.setattr(pipeline, "joint_decode", lambda engines, heap: False)
+    stepped = simulate("llama-3.1-8b", "h100", **kw)
+    for f in ("ttft", "tpot", "e2e"):
+        assert np.array_equal(getattr(joint, f), getattr(stepped, f))
+    assert np.sum(joint.itl[0] * joint.itl[1]) == pytest.approx(np.sum(stepped.itl[0] * stepped.itl[1]), rel=1e-12)
+    assert joint.to_dict()["steps"] == stepped.to_dict()["steps"]

@@ -46,11 +46,18 @@ def register(app: typer.Typer) -> None:
         _render(r)
 
 
+def _lat(c, name: str) -> str:
+    """A finalist's p90 latency and, where the serving measurements give one, its 80% interval."""
+    from ..units import fmt_time
+
+    rng = ((c.simulated or {}).get(f"{name}_range") or {}).get("p90")
+    return fmt_time(c.metric(name)) + (f" ({fmt_time(rng['low'])}–{fmt_time(rng['high'])})" if rng else "")
+
+
 def _render(r) -> None:
     """The answer, then the finalists: a table where it fits the terminal, else one block each."""
     from rich.markup import escape
 
-    from ..units import fmt_time
     from .layout import console, fits, say, table
 
     con = console()
@@ -63,7 +70,7 @@ def _render(r) -> None:
     for c in rows:
         t.add_row(escape(f"{mark(c)}{c.num_gpus} × {c.gpu}"), escape(c.layout), c.formats, str(c.budget),
                   f"{c.usd_per_million_output_tokens:.3g}", f"{c.usd_per_million_input_tokens:.3g}", f"{c.usd_per_hour:.2f}",
-                  fmt_time(c.metric("ttft_s")), fmt_time(c.metric("tpot_s")), fmt_time(c.metric("e2e_s")), escape(c.verdict))
+                  _lat(c, "ttft_s"), _lat(c, "tpot_s"), _lat(c, "e2e_s"), escape(c.verdict))
     if rows and fits(con, t):
         con.print(t)
     elif rows:  # too narrow for the table: one block per finalist, nothing cut
@@ -72,12 +79,13 @@ def _render(r) -> None:
             say(con, f"{escape(mark(c))}[bold]{c.num_gpus} × {escape(c.gpu)}[/bold] · {escape(c.layout)} · {escape(c.formats)} "
                      f"· budget {c.budget}", indent=0)
             say(con, f"${c.usd_per_million_output_tokens:.3g} per million output tokens (${c.usd_per_million_input_tokens:.3g} "
-                     f"input), ${c.usd_per_hour:.2f}/hour · p90 TTFT {fmt_time(c.metric('ttft_s'))}, TPOT "
-                     f"{fmt_time(c.metric('tpot_s'))}, e2e {fmt_time(c.metric('e2e_s'))}", indent=4)
+                     f"input), ${c.usd_per_hour:.2f}/hour · p90 TTFT {_lat(c, 'ttft_s')}, TPOT "
+                     f"{_lat(c, 'tpot_s')}, e2e {_lat(c, 'e2e_s')}", indent=4)
             say(con, escape(c.verdict), indent=4)
     if rows:
         say(con, "★ chosen · ◆ on the cost–latency frontier (no other finalist is both cheaper and faster) · "
-                 "latencies are p90 of the simulation; budget = max_num_batched_tokens; $/M = US dollars per million tokens",
+                 "latencies are p90 of the simulation, in brackets its 80% interval from the simulator's held-out "
+                 "errors where the serving measurements give one; budget = max_num_batched_tokens; $/M = US dollars per million tokens",
             indent=0)
     s = r.counts
     if s:

@@ -27,8 +27,10 @@ SimUtilOpt = Annotated[Optional[float], typer.Option("--gpu-memory-utilization",
 ChunkOpt = Annotated[Optional[bool], typer.Option("--enable-chunked-prefill/--no-enable-chunked-prefill", help="Split long prompts over steps (default: the engine's).")]
 GraphOpt = Annotated[Optional[int], typer.Option("--cuda-graph-max-bs", help="Largest step replayed from a CUDA graph: tokens for vLLM, decode batch for SGLang/TensorRT-LLM (default: the engine's).")]
 PrefixOpt = Annotated[float, typer.Option("--prefix-cache-hit-rate", help="Share of each prompt found in the prefix cache, in [0, 1].")]
+PrefixLenOpt = Annotated[int, typer.Option("--random-prefix-len", help="Tokens every prompt starts with, shared through the prefix cache (as vllm bench serve).")]
 TtftSloOpt = Annotated[Optional[float], typer.Option("--ttft-slo", help="Time-to-first-token target in seconds (for goodput).")]
 TpotSloOpt = Annotated[Optional[float], typer.Option("--tpot-slo", help="Time-per-output-token target in seconds (for goodput).")]
+FrontendOpt = Annotated[Optional[str], typer.Option("--frontend", help="The server requests go through, for its fitted request time: the engine's own HTTP server (default) or triton (TensorRT-LLM).")]
 DisaggOpt = Annotated[Optional[str], typer.Option("--disaggregate", help="xPyD: x prefill and y decode instances, KV moved over the network; compared with aggregated.")]
 PrefillGpusOpt = Annotated[Optional[int], typer.Option("--prefill-gpus", help="Disaggregated, instead of --disaggregate: GPUs of the prefill pool (a multiple of --prefill-tp × pp); needs --decode-gpus.")]
 DecodeGpusOpt = Annotated[Optional[int], typer.Option("--decode-gpus", help="Disaggregated: GPUs of the decode pool (a multiple of --decode-tp × pp); needs --prefill-gpus.")]
@@ -41,9 +43,10 @@ SERVING = (("engine", EngineOpt, "vllm"), ("num_prompts", NumPromptsOpt, None), 
            ("random_range_ratio", RatioOpt, 1.0), ("burstiness", BurstOpt, 1.0),
            ("max_num_batched_tokens", TokensOpt, None), ("max_num_seqs", SeqsOpt, None), ("block_size", BlockOpt, None),
            ("enable_chunked_prefill", ChunkOpt, None), ("cuda_graph_max_bs", GraphOpt, None),
-           ("prefix_cache_hit_rate", PrefixOpt, 0.0), ("ttft_slo", TtftSloOpt, None), ("tpot_slo", TpotSloOpt, None),
-           ("disaggregate", DisaggOpt, None), ("prefill_gpus", PrefillGpusOpt, None), ("decode_gpus", DecodeGpusOpt, None),
-           ("prefill_tp", PrefillTpOpt, None), ("decode_tp", DecodeTpOpt, None))
+           ("prefix_cache_hit_rate", PrefixOpt, 0.0), ("random_prefix_len", PrefixLenOpt, 0), ("ttft_slo", TtftSloOpt, None),
+           ("tpot_slo", TpotSloOpt, None), ("disaggregate", DisaggOpt, None), ("prefill_gpus", PrefillGpusOpt, None),
+           ("decode_gpus", DecodeGpusOpt, None), ("prefill_tp", PrefillTpOpt, None), ("decode_tp", DecodeTpOpt, None),
+           ("frontend", FrontendOpt, None))
 
 
 def simulate(model: str, gpu: str, json_out: bool, **values) -> None:
@@ -86,6 +89,10 @@ def _ms(v) -> str:
     return "—" if v is None else f"{v * 1e3:.1f} ms" if v < 1 else f"{v:.2f} s"
 
 
+def _rate_range(r) -> str:
+    return f" ({r['level']:.0%}: {r['low']:,.0f} – {r['high']:,.0f} output tokens/s)" if r else ""
+
+
 def summary_lines(d: dict) -> list[str]:
     e, w, k, t = d["engine"], d["workload"], d["kv_cache"], d["throughput"]
     rate = "all at once" if w["request_rate"] is None else f"{w['request_rate']:g} req/s"
@@ -107,11 +114,15 @@ def summary_lines(d: dict) -> list[str]:
     for name in ("ttft_s", "tpot_s", "itl_s", "e2e_s"):
         s = d[name]
         lines.append(f"{name[:-2].upper():8} " + " ".join(f"{_ms(s[q]):>10}" for q in ("mean", "p50", "p90", "p99")))
+        rng = [f"{q} {_ms(r['low'])}–{_ms(r['high'])}" for q, r in (d.get(f"{name}_range") or {}).items() if r]
+        if rng:  # the 80% interval from the simulator's held-out errors (docs/accuracy.md)
+            lines.append(f"{'':8} {next(r for r in d[f'{name}_range'].values() if r)['level']:.0%}: " + ", ".join(rng))
     per_user = t["output_tokens_per_s_per_user"]
+    out_rng = (d.get("throughput_range") or {}).get("output_tokens_per_s")
     lines += [
         "",
         f"throughput: {t['requests_per_s']:.3g} req/s, {t['output_tokens_per_s']:,.0f} output tokens/s "
-        f"({t['output_tokens_per_s_per_gpu']:,.0f} per GPU), {t['total_tokens_per_s']:,.0f} total tokens/s",
+        f"({t['output_tokens_per_s_per_gpu']:,.0f} per GPU){_rate_range(out_rng)}, {t['total_tokens_per_s']:,.0f} total tokens/s",
         f"per user: {per_user:.1f} output tokens/s" if per_user else "per user: —",
         f"batch: mean {d['batch_size']['mean']:.1f}, max {d['batch_size']['max']}; queue: mean {d['queue_length']['mean']:.1f}, "
         f"max {d['queue_length']['max']}; {d['preemptions']} preemptions; {d['steps']:,} steps in {d['duration_s']:.2f} s",

@@ -8,6 +8,10 @@ them, quantized or 16-bit). A residual is r = ln(predicted time / measured time)
 is v seconds, the measured time lay in [v·e^(−q_hi), v·e^(−q_lo)] for that share of the held-out
 rows. Throughputs take the reciprocal interval. Where no measurement of the regime exists, there is
 no interval (None), never an invented one.
+
+Serving figures (`roofline simulate`, `roofline plan`) take cells of regime × figure × statistic
+built from the serving simulator's held-out residuals (benchmarks/serving_loso.py), never the
+static regimes' cells: `simulation_ranges` puts `<figure>_range` beside each figure of a simulation.
 """
 
 from __future__ import annotations
@@ -27,6 +31,12 @@ ROW_REGIME = {"ttft": ("prefill", True), "decode_tok_s_per_user": ("single-strea
               "ttft_mean": ("online serving", True), "itl_mean": ("online serving", True)}
 # estimate figure -> is it a time (its interval is the residual's) or a rate (the reciprocal)
 FIGURES = {"ttft_s": True, "tpot_s": True, "e2e_latency_s": True, "output_tokens_per_s": False}
+SERVING_REGIMES = ("max-throughput serving", "online serving")
+# serving measurement (benchmarks/serving_cases.py) -> (figure of `roofline simulate --json`, statistic)
+SERVING_ROW = {"output_tok_s_per_gpu": ("throughput", ""), "total_tok_s_per_gpu": ("throughput", ""),
+               "ttft_mean_s": ("ttft_s", "mean"), "ttft_median_s": ("ttft_s", "p50"), "ttft_p99_s": ("ttft_s", "p99"),
+               "tpot_mean_s": ("tpot_s", "mean"), "tpot_median_s": ("tpot_s", "p50"), "itl_mean_s": ("itl_s", "mean"),
+               "e2e_mean_s": ("e2e_s", "mean")}
 
 
 def regime_of_row(metric: str, tags=()) -> str:
@@ -36,7 +46,8 @@ def regime_of_row(metric: str, tags=()) -> str:
 
 
 def row_is_time(metric: str) -> bool:
-    return ROW_REGIME.get(metric, ("", True))[1]
+    """A time (its residual is ln(predicted / measured)) or a rate (tokens/s: the reciprocal)."""
+    return ROW_REGIME[metric][1] if metric in ROW_REGIME else "tok_s" not in metric
 
 
 def figure_regime(figure: str, batch_per_replica: int) -> str:
@@ -80,6 +91,20 @@ def cell_keys(regime: str, situation: dict) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
+def serving_cell_keys(regime: str, figure: str, stat: str) -> list[str]:
+    """The statistic's own cell (e.g. `online serving|ttft_s|p99`), then the figure's, pooling its
+    measured statistics; nothing wider: a serving figure never takes another figure's or the static
+    regimes' errors."""
+    return [f"{regime}|{figure}|{stat}", f"{regime}|{figure}"] if stat else [f"{regime}|{figure}"]
+
+
+def row_cell_keys(row: dict) -> list[str]:
+    """Every cell a residual row (benchmarks/data/*_residuals.csv) counts in."""
+    if row["regime"] in SERVING_REGIMES:
+        return serving_cell_keys(row["regime"], *SERVING_ROW[row["metric"]])
+    return cell_keys(row["regime"], row)
+
+
 @lru_cache(maxsize=1)
 def _data() -> dict:
     return tomllib.loads((resources.files("roofline") / "data" / "uncertainty.toml").read_text())
@@ -100,19 +125,37 @@ def bounds(metric: str, situation: dict, level: float = 0.8, cells: dict | None 
     None where no measurement backs one."""
     if metric not in FIGURES:
         raise RooflineError(f"no interval for {metric!r}: one of {', '.join(FIGURES)}")
+    regime = situation.get("regime") or figure_regime(metric, int(situation.get("batch", 1)))
+    return _factors(cell_keys(regime, situation), FIGURES[metric], level, regime, cells)
+
+
+def _factors(keys: list[str], is_time: bool, level: float, regime: str, cells: dict | None) -> dict | None:
+    """Multipliers from the first of `keys` the data holds (see `bounds`)."""
     if level not in LEVELS:
         raise RooflineError(f"interval level must be one of {', '.join(map(str, LEVELS))}, got {level!r}")
     data = cells if cells is not None else _data()
-    regime = situation.get("regime") or figure_regime(metric, int(situation.get("batch", 1)))
-    key = next((k for k in cell_keys(regime, situation) if k in data["cells"]), None)
+    key = next((k for k in keys if k in data["cells"]), None)
     if key is None:
         return None
     cell, levels = data["cells"][key], data["levels"]
     q_lo, q_hi = quantile(cell["quantiles"], levels, (1 - level) / 2), quantile(cell["quantiles"], levels, (1 + level) / 2)
     lo, hi = math.exp(-q_hi), math.exp(-q_lo)  # measured time = estimate · e^(−r)
-    if not FIGURES[metric]:
+    if not is_time:
         lo, hi = math.exp(q_lo), math.exp(q_hi)  # a rate: the reciprocal
     return {"low_factor": lo, "high_factor": hi, "level": level, "regime": regime, "basis": key, "rows": cell["rows"]}
+
+
+def serving_interval(figure: str, stat: str, value, regime: str, level: float = 0.8, cells: dict | None = None,
+                     is_time: bool | None = None) -> dict | None:
+    """The `level` interval of one figure of a simulation (`ttft_s`, `tpot_s`, `itl_s`, `e2e_s` with
+    a statistic, or `throughput`) in a serving regime, from the serving simulator's held-out
+    residuals; None where no measurement of it backs one."""
+    b = _factors(serving_cell_keys(regime, figure, stat), figure != "throughput" if is_time is None else is_time,
+                 level, regime, cells)
+    if b is None or value is None or not math.isfinite(value) or value <= 0:
+        return None
+    return {"low": value * b["low_factor"], "high": value * b["high_factor"], "level": level,
+            "regime": regime, "basis": b["basis"], "rows": b["rows"]}
 
 
 def interval(metric: str, value: float, situation: dict, level: float = 0.8, cells: dict | None = None) -> dict | None:
@@ -155,3 +198,49 @@ def setup_situation(s) -> dict:
     sit = situation(s.par.tp, s.par.pp, s.prec.weight.bits, s.prec.kv_cache.name, comm_doc(s), 1)
     sit.pop("batch")
     return sit
+
+
+NAMES = {"ttft_s": "TTFT", "tpot_s": "TPOT", "itl_s": "ITL", "e2e_s": "e2e latency", "throughput": "throughput"}
+
+
+def simulation_regime(doc: dict) -> str:
+    """Every request at once with no client limit: max-throughput serving; else online serving."""
+    w = doc["workload"]
+    return "max-throughput serving" if w.get("request_rate") is None and not w.get("max_concurrency") else "online serving"
+
+
+def simulation_ranges(doc: dict, level: float = 0.8) -> tuple[dict, str | None]:
+    """`<figure>_range` beside each figure of a simulation (`SimResult.to_dict()`): per statistic
+    for the latencies, per rate for `throughput`; each {low, high, level, regime, basis, rows} or
+    None, and a note saying which figures have no basis (None when all have one)."""
+    regime = simulation_regime(doc)
+    out: dict = {}
+    if doc.get("disaggregated"):  # no measurement of disaggregated serving exists in the set
+        for fig in ("ttft_s", "tpot_s", "itl_s", "e2e_s"):
+            out[f"{fig}_range"] = {k: None for k in doc[fig]}
+        out["throughput_range"] = {k: None for k in doc["throughput"]}
+        return out, "no intervals: no measurement of disaggregated serving backs one"
+    for fig in ("ttft_s", "tpot_s", "itl_s", "e2e_s"):
+        out[f"{fig}_range"] = {k: serving_interval(fig, k, v, regime, level) for k, v in doc[fig].items()}
+    t = doc["throughput"]
+    rng = {k: serving_interval("throughput", "", v, regime, level) for k, v in t.items() if k != "output_tokens_per_s_per_user"}
+    # tokens/s per user is 1 / mean TPOT: the reciprocal of TPOT's interval
+    rng["output_tokens_per_s_per_user"] = serving_interval("tpot_s", "mean", t.get("output_tokens_per_s_per_user"),
+                                                          regime, level, is_time=False)
+    out["throughput_range"] = rng
+    missing = []
+    for fig, d in out.items():
+        gone = [k for k, v in d.items() if v is None and _value(doc, fig, k)]
+        name = NAMES[fig[:-6]]
+        if gone:
+            missing.append(name if len(gone) == len(d) else f"{name} {', '.join(gone)}")
+    note = None
+    if missing:
+        note = (f"no {level:.0%} interval for {'; '.join(missing)}: the {regime} measurements of the calibration "
+                "set hold too few runs or sources of it (docs/accuracy.md)")
+    return out, note
+
+
+def _value(doc: dict, fig: str, key: str):
+    src = doc["throughput"] if fig == "throughput_range" else doc[fig[:-6]]
+    return src.get(key)

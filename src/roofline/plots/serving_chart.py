@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -41,6 +41,9 @@ class ServingChart:
     kv_cache_usage: list[float]
     queue_length: list[float]
     notes: list[str]
+    # the 80% interval of each curve from the simulator's held-out errors, [low, high] per point,
+    # or None where the serving measurements give it no basis (docs/accuracy.md)
+    bands: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,12 +53,14 @@ class ServingChart:
         a.plot(self.tokens_per_s_per_user, self.tokens_per_s_per_gpu, color=style.color(0), marker="o", linewidth=2.2, gid="curve")
         for x, y, n in zip(self.tokens_per_s_per_user, self.tokens_per_s_per_gpu, self.concurrency):
             a.annotate(str(n), (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7.5, color=style.GREY)
+        self._band(a, self.tokens_per_s_per_user, "tokens_per_s_per_gpu", 1.0, 0)
         a.set_xlabel("Output tokens/s per user (1 / mean TPOT)")
         a.set_ylabel("Output tokens/s per GPU")
         r = np.asarray(self.request_rate)
         for ys, name, col, dash in ((self.ttft_p50_s, "TTFT p50", 1, "-"), (self.ttft_p99_s, "TTFT p99", 1, "--"),
                                     (self.tpot_p50_s, "TPOT p50", 2, "-"), (self.tpot_p99_s, "TPOT p99", 2, "--")):
             b.plot(r, np.asarray(ys) * 1e3, color=style.color(col), linestyle=dash, marker=".", label=name, gid=name)
+            self._band(b, r, f"{name.split()[0].lower()}_{name.split()[1]}_s", 1e3, col)
         b.set_yscale("log")
         b.axvline(self.saturation_requests_per_s, color=style.GREY, linestyle=":", gid="saturation")
         b.annotate(f"saturation ≈ {self.saturation_requests_per_s:.3g} req/s", (self.saturation_requests_per_s, 1),
@@ -77,6 +82,20 @@ class ServingChart:
         style.title(fig, a, self.title, self.subtitle)
         return fig
 
+    def _band(self, ax, x, key: str, scale: float, col: int) -> None:
+        b = self.bands.get(key)
+        if b:  # shaded 80% interval under the curve
+            ax.fill_between(x, np.asarray(b[0], dtype=float) * scale, np.asarray(b[1], dtype=float) * scale,
+                            color=style.color(col), alpha=0.13, linewidth=0, gid=f"band:{key}")
+
+    def _plotly_band(self, x, key: str, scale: float, col: int, name: str, axis: str) -> list[dict]:
+        b = self.bands.get(key)
+        if not b:
+            return []
+        band = style.plotly_band(x, [v * scale for v in b[0]], [v * scale for v in b[1]], style.color(col),
+                                 f"{name}: {BAND_LEVEL:.0%} interval", key, yaxis=axis)
+        return [{**t, "xaxis": "x" if axis == "y" else "x2"} for t in band]
+
     def plotly(self) -> dict:
         rate_ms = lambda ys: [v * 1e3 for v in ys]  # noqa: E731
         data = [
@@ -85,11 +104,13 @@ class ServingChart:
              "xaxis": "x", "yaxis": "y", "line": {"color": style.color(0), "width": 2.5},
              "hovertemplate": "concurrency %{text}: %{x:.4g} tokens/s per user, %{y:.4g} per GPU<extra></extra>"},
         ]
+        data += self._plotly_band(self.tokens_per_s_per_user, "tokens_per_s_per_gpu", 1.0, 0, "tokens/s per GPU", "y")
         for ys, name, col, dash in ((self.ttft_p50_s, "TTFT p50", 1, "solid"), (self.ttft_p99_s, "TTFT p99", 1, "dash"),
                                     (self.tpot_p50_s, "TPOT p50", 2, "solid"), (self.tpot_p99_s, "TPOT p99", 2, "dash")):
             data.append({"type": "scatter", "mode": "lines+markers", "name": name, "x": self.request_rate, "y": rate_ms(ys),
                          "xaxis": "x2", "yaxis": "y2", "line": {"color": style.color(col), "dash": dash},
                          "hovertemplate": f"{name}: %{{y:.4g}} ms at %{{x:.3g}} req/s<extra></extra>"})
+            data += self._plotly_band(self.request_rate, f"{name.split()[0].lower()}_{name.split()[1]}_s", 1e3, col, name, "y2")
         for ys, name, col, axis in ((self.batch_size, "batch size", 0, "y3"), (self.queue_length, "queue length", 1, "y3"),
                                     ([v * 100 for v in self.kv_cache_usage], "KV-cache use (%)", 2, "y4")):
             data.append({"type": "scatter", "mode": "lines", "name": name, "x": self.time_s, "y": ys, "xaxis": "x3",
@@ -127,6 +148,17 @@ def _figure():
         ax.grid(True, color="#D9D9D9", linewidth=0.8)
         ax.tick_params(labelsize=style.FONT_SIZE - 1)
     return fig, axes
+
+
+BAND_LEVEL = 0.8
+
+
+def _bands(runs: list[dict], figure: str, stat: str) -> list | None:
+    """[lows, highs] of one figure over a sweep of simulations; None unless every point has one."""
+    got = [(d.get(f"{figure}_range") or {}).get(stat) for d in runs]
+    if not got or any(g is None for g in got):
+        return None
+    return [[g["low"] for g in got], [g["high"] for g in got]]
 
 
 def _clean(v) -> float:
@@ -176,4 +208,6 @@ def build(model, gpu="h100-sxm", *, input_len=1024, output_len=256, engine="vllm
         tpot_p50_s=[_clean(d["tpot_s"]["p50"]) for d in opened], tpot_p99_s=[_clean(d["tpot_s"]["p99"]) for d in opened],
         saturation_requests_per_s=float(saturation), timeline_rate=shown, time_s=style.listed(tl["time_s"]),
         batch_size=style.listed(tl["batch_size"]), kv_cache_usage=style.listed(tl["kv_cache_usage"]),
-        queue_length=style.listed(tl["queue_length"]), notes=list(run.get("notes") or []))
+        queue_length=style.listed(tl["queue_length"]), notes=list(run.get("notes") or []),
+        bands={"tokens_per_s_per_gpu": _bands(closed, "throughput", "output_tokens_per_s_per_gpu"),
+               **{f"{f[:-2]}_{q}_s": _bands(opened, f, q) for f in ("ttft_s", "tpot_s") for q in ("p50", "p99")}})

@@ -6,7 +6,7 @@ API contract (stable; the planner, `plot serving` and the web serving view build
         output_len, engine, dataset=None, seed=0, random_range_ratio=1.0, burstiness=1.0,
         max_num_batched_tokens=None, max_num_seqs=None, block_size=None, gpu_memory_utilization=None,
         prefix_cache_hit_rate=0.0, ttft_slo=None, tpot_slo=None, disaggregate=None, prefill_gpus=None,
-        decode_gpus=None, prefill_tp=None, decode_tp=None, kv_transfer_bandwidth=None,
+        decode_gpus=None, prefill_tp=None, decode_tp=None, kv_transfer_bandwidth=None, random_prefix_len=0,
         **estimate_options) -> SimResult
 
 * `estimate_options` are the keyword arguments of `roofline.estimates.estimate.setup()` (tp, pp,
@@ -18,6 +18,8 @@ API contract (stable; the planner, `plot serving` and the web serving view build
 * `engine`: "vllm", "sglang" or "trtllm" (data/engines.toml, each default cited with its version);
   the engine keywords (max_num_batched_tokens, max_num_seqs, block_size, gpu_memory_utilization)
   override the profile.
+* `random_prefix_len`: P tokens every prompt starts with (input_len follows), shared through the
+  prefix cache (serving/prefix.py); `prefix_cache_hit_rate`: the statistical alternative.
 * `disaggregate`: "xPyD" — x prefill and y decode instances, or `prefill_gpus` / `decode_gpus`
   (each pool's GPUs), each pool of its own tp (`prefill_tp`, `decode_tp`, default tp); the KV
   cache moves between them over the network (`kv_transfer_bandwidth` B/s per GPU overrides the
@@ -39,8 +41,10 @@ API contract (stable; the planner, `plot serving` and the web serving view build
     workload, overheads (the fitted per-step overheads used), disaggregated, notes
 
 Layout (vidur-style, one small registry per pluggable family): `simulation.py` (simulate), `workload.py` (requests and
-arrivals), `engines.py` (engine profiles, KV sizing), `predictor.py` (step time from the operator
-graph), `scheduler.py` (the batching loop of one replica), `disagg.py`, `result.py`.
+arrivals), `engines.py` (engine profiles, KV sizing), `predictor.py` (step time from the estimate's
+evaluation), `scheduler.py` (the batching loop of one engine instance), `replicas.py` (every
+data-parallel replica), `pipeline.py` (pp virtual engines on shared stages), `prefix.py` (a shared
+prompt prefix), `disagg.py`, `result.py`.
 """
 
 from __future__ import annotations

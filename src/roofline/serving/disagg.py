@@ -100,7 +100,7 @@ def _run_pool(su: _Setup, k: int, order: np.ndarray, arrival, wl: Workload, out,
         rep = Replica(su.cfg, su.pred, KVCache(kv.capacity / pp, kv.block, kv.g, kv.windowed), ov, arrival[idx],
                       wl.input_len[idx], out[idx], cached=None if cached is None else cached[idx],
                       resumed=np.ones(idx.size, bool) if resumed else None, max_concurrency=limit, record=record,
-                      stages=stages.get(r))
+                      stages=stages.get(r), prefix_len=wl.prefix_len)
         engines.setdefault(r, []).append((idx, rep))
     longest = 0.0
     for units in engines.values():

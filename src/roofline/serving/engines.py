@@ -10,7 +10,10 @@ overrides the profile.
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
 from typing import Mapping
 
 from ..catalog.engines import default_for, engine_defaults, engine_names
@@ -151,3 +154,26 @@ def kv_capacity_bytes(s, cfg: EngineConfig) -> tuple[float, str]:
     how = (f"{kv.formula}: capacity {kv.capacity_bytes / 1e9:.1f} GB, fraction {kv.memory_fraction:g}, "
            f"weights {kv.weights_bytes / 1e9:.1f} GB" + (f", subtracted {subtracted}" if subtracted else ""))
     return max(kv.kv_capacity_bytes, 0.0), how
+
+
+@lru_cache(maxsize=1)
+def overhead_table() -> dict:
+    return tomllib.loads((resources.files("roofline") / "data" / "serving_overheads.toml").read_text())
+
+
+def overheads_for(engine: str, frontend: str | None = None):
+    """The engine's fitted host-side times (data/serving_overheads.toml) with the request time of
+    its front end: the engine's own HTTP server by default, or another one measured for it (e.g.
+    `triton` for TensorRT-LLM); (Overheads, the data row with its basis and what it was fitted on)."""
+    from .scheduler import Overheads
+
+    row = dict(overhead_table()[engine])
+    others = row.pop("frontends", {})
+    if frontend not in (None, row.get("frontend")):
+        if frontend not in others:
+            known = ", ".join([row.get("frontend", "its own"), *sorted(others)])
+            raise RooflineError(f"no request time is known for {LABELS[engine]} behind {frontend!r}: one of {known}")
+        f = others[frontend]
+        row |= {"frontend": frontend, "request_s": f["request_s"],
+                "request_s_basis": f"{f['basis']}: {f.get('fitted_on') or f['source']}"}
+    return Overheads(float(row["step_s"]), float(row["per_seq_s"]), float(row["request_s"])), row

@@ -10,6 +10,8 @@ The result is the same as stepping one at a time; only the number of Python iter
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # SGLang's admission reserve shrinks as outputs progress, so a waiting request may get in between
@@ -17,21 +19,29 @@ import numpy as np
 RESERVE_RUN_CAP = 32
 
 
-def decode_run(rep, dec: np.ndarray, t: float) -> float | None:
-    """Advance `rep` by k ≥ 2 decode-only steps of `dec` from time t; the new time, or None when
-    fewer than two steps can be taken together."""
+def run_length(rep, dec: np.ndarray, cap: float = math.inf) -> int:
+    """How many decode-only steps of `dec` can be priced together (k ≥ 2, at most `cap`), or 0: up
+    to the step that finishes the first request, while the KV cache holds every step's growth."""
     cfg = rep.cfg
-    k = int((rep.out[dec] - rep.generated[dec]).min())  # the k-th step finishes the first request
+    k = int(min((rep.out[dec] - rep.generated[dec]).min(), cap))  # the k-th step finishes the first request
     if rep.waiting and cfg.admission == "reserve_ratio":
         k = min(k, RESERVE_RUN_CAP)
     if k < 2:
-        return None
+        return 0
     if cfg.admission != "guaranteed":
         base = rep.kv.used - float(rep.held[dec].sum())
         while k >= 2 and base + float(rep.kv.bytes_for(rep.computed[dec] + k).sum()) > rep.kv.capacity:
             k //= 2
-        if k < 2:
-            return None
+    return k if k >= 2 else 0
+
+
+def decode_run(rep, dec: np.ndarray, t: float) -> float | None:
+    """Advance `rep` by k ≥ 2 decode-only steps of `dec` from time t; the new time, or None when
+    fewer than two steps can be taken together."""
+    cfg = rep.cfg
+    k = run_length(rep, dec)
+    if not k:
+        return None
     n = int(dec.size)
     eager = n > cfg.graph_max
     base = rep.pred.decode_run(rep.computed[dec] + 1, k, eager)
@@ -47,11 +57,11 @@ def decode_run(rep, dec: np.ndarray, t: float) -> float | None:
     if rep.record:
         rep.rec_dt.append(base[:k])
         rep.rec_n.append(np.full(k, n))
-    _commit(rep, dec, k, dt, ends)
+    commit(rep, dec, k, dt, ends)
     return float(ends[-1])
 
 
-def _commit(rep, dec: np.ndarray, k: int, dt: np.ndarray, ends: np.ndarray) -> None:
+def commit(rep, dec: np.ndarray, k: int, dt: np.ndarray, ends: np.ndarray) -> None:
     n, t_end = int(dec.size), float(ends[-1])
     rep.step_index += k
     rep.itl_values += [ends[0] - rep.last[dec], dt[1:]]

@@ -2,33 +2,40 @@
 
 A continuous-batching step carries the decode tokens of running requests (each attending to its own
 cached context) and prefill chunks (each attending to itself and to what its request already
-cached). Its time splits the way the operator graph (`cost.graph.step_ops`) does:
+cached). Its time comes from the one vectorized evaluation of the estimate
+(`estimates.evaluation.evaluate`), called once over a token axis, and splits the way the operator
+graph does:
 
 * everything but attention, lm_head and sampling depends only on the tokens in the step, T: one
-  table over T = 0 … max tokens, built by a single vectorized evaluation of the graph;
+  table over T = 0 … max tokens, the evaluation's decode step of T sequences (captured in a CUDA
+  graph) and its prefill of T tokens (less its eager launches, added back per step below);
 * lm_head and sampling run once per sequence that gets a token (decodes and prompts that finish):
   a second table over that row count;
 * attention, per layer group (global, sliding window, chunked), is linear in the keys read by the
   decodes and in the (query, key) pairs of the prefill chunks: its FLOPs and bytes coefficients
-  are read off the same graph, then timed with the graph's own rule
+  are read off the same evaluation, then timed with the graph's own rule
   max(t_c, t_m) + (1 − overlap) × min(t_c, t_m) + kernels × kernel overhead (`timing.time_op`);
 * a step that is not replayed from a CUDA graph pays the eager launch cost of every kernel and
-  collective on top (the difference between the graph timed eager and captured).
+  collective on top (`timing.time_op`'s surcharge);
+* with pipeline parallelism the step splits into stages as the estimate's pipeline schedule does
+  (`stages`), for serving/pipeline.py.
 
+A pure decode step equals the estimate's TPOT at output length 2, and a pure prefill step the
+estimate's TTFT of one prompt (tests/test_serving.py, tests/test_serving_parallel.py).
 Everything here is re-pointable: `StepPredictor` is the only thing the scheduler calls.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..cost.context import attended_sum
-from ..cost.graph import step_ops
+from ..estimates.evaluation import evaluate
 from ..estimates.pipeline import stage_layers
-from ..estimates.timing import time_step
+from ..estimates.timing import StepTime, link_for
 
 HEAD_OPS = ("lm_head", "sampling")
 
@@ -49,21 +56,19 @@ class AttentionCoefficients:
     combined: bool  # decode and prefill attention run as one kernel (same operator in both graphs)
 
 
-def _sum_times(ops, roofs, par, keep) -> np.ndarray:
-    st = time_step([o for o in ops if keep(o)], roofs, par)
-    return np.asarray(st.time, dtype=float)
-
-
-def _at(table: np.ndarray, n: int) -> float:
+def table_at(table: np.ndarray, n: int) -> float:
     """A table over 0 … max tokens read at n, linear beyond its end."""
     last = table.size - 1
     return float(table[n]) if n <= last else float(table[-1]) * n / last
 
 
-def _uneager(ops):
-    for o in ops:
-        o.eager = False
-    return ops
+def _axes(n: int, dp: int):
+    """The one evaluation's axes: T = 1 … n sequences of one token (a decode step of T sequences at
+    context 1; a prefill of T tokens, which is the same dense work as one prompt of T tokens), then
+    one sequence of 2 tokens (the attention's cost per key and per pair). Batches are per deployment
+    (dp replicas), as `evaluate` takes them."""
+    T = np.arange(1, n + 1, dtype=float)
+    return np.append(T, 1.0) * dp, np.append(np.ones(n), 2.0), 2.0
 
 
 class StepPredictor:
@@ -71,56 +76,73 @@ class StepPredictor:
 
     def __init__(self, s, max_tokens: int):
         self.setup = s
-        m, p, par, r = s.model, s.prec, s.par, s.roofs
-        self.max_tokens = int(max_tokens)
-        T = np.arange(1, self.max_tokens + 1, dtype=float)
-        dec = _uneager(step_ops(m, p, par, "decode", T, 1, 2))
-        pre = _uneager(step_ops(m, p, par, "prefill", 1, T, 1))
-        dense = lambda o: o.unit != "attention" and o.name not in HEAD_OPS  # noqa: E731
-        self.dense_decode = np.concatenate([[0.0], _sum_times(dec, r, par, dense)])
-        self.dense_prefill = np.concatenate([[0.0], _sum_times(pre, r, par, dense)])
-        self.head = np.concatenate([[0.0], _sum_times(dec, r, par, lambda o: o.name in HEAD_OPS)])
-        one = step_ops(m, p, par, "decode", 1.0, 1, 2)
-        graph = float(time_step(_uneager(one), r, par).time)
-        for o in one:
-            o.eager = True
-        self.eager_surcharge = float(time_step(one, r, par).time) - graph
-        self.attention = self._coefficients()
+        r, n = s.roofs, int(max_tokens)
+        self.max_tokens = n
+        # one batch is one micro-batch through every stage; pipeline.py keeps pp of them in flight
+        ev = evaluate(replace(s, requested_micro_batches=1), *_axes(n, s.par.dp))
+        dec, pre = ev.decode_step.ops, ev.prefill_step.ops
+        self._shape = ev.batch.shape  # (n + 1,)
+        dense = lambda t: t.op.unit != "attention" and t.op.name not in HEAD_OPS  # noqa: E731
+        self.dense_decode = self._table(dec, dense)
+        # prefills are timed as launched eagerly; the table holds them captured, like every step
+        self.dense_prefill = self._table(pre, dense) - np.concatenate([[0.0], np.full(n, self._eager(pre, dense))])
+        self.head = self._table(dec, lambda t: t.op.name in HEAD_OPS)
+        self.eager_surcharge = self._eager(dec, lambda t: True, eager=True)
+        self.attention = self._coefficients(dec, pre, n)
         self.att_peak, self.bandwidth = float(r.attention), float(r.bandwidth)
         self.overlap, self.kernel_overhead = float(r.overlap), float(r.kernel_overhead)
         self.windows = sorted({a.window for a in self.attention})
-        self.pp = par.pp
+        self.pp = s.par.pp
         if self.pp > 1:
             self._stage_tables(dec)
+
+    def _table(self, ots, keep) -> np.ndarray:
+        """The summed time of the kept operators over T = 0 … n tokens (0 s at 0)."""
+        t = np.broadcast_to(np.asarray(StepTime([o for o in ots if keep(o)]).time, dtype=float), self._shape)
+        return np.concatenate([[0.0], t[:self.max_tokens]])
+
+    def _eager(self, ots, keep, eager: bool = False) -> float:
+        """Seconds the kept operators spend on eager launches (those launched eagerly, or with
+        `eager`, all of them): `timing.time_op`'s per-kernel and per-collective surcharge."""
+        r, par = self.setup.roofs, self.setup.par
+        extra = 0.0
+        for t in ots:
+            if not keep(t) or not (eager or t.op.eager):
+                continue
+            if t.op.unit == "comm":
+                extra += t.op.count * (float(r.eager_collective_latency) if link_for(t.op.comm_kind, r, par)[0] else 0.0)
+            else:
+                extra += t.op.count * float(np.max(t.op.kernels)) * float(r.eager_kernel_overhead)
+        return extra
 
     def _stage_tables(self, dec) -> None:
         """What a pipeline stage adds to its share of the layers: the embedding on the first, the
         final norm (and lm_head and sampling, `head`) on the last, and one activation hand-over between
         two stages; the same split as the static estimate's pipeline schedule (estimates/pipeline.py)."""
-        s, r = self.setup, self.setup.roofs
-        par = s.par
-        zero = lambda keep: np.concatenate([[0.0], _sum_times(dec, r, par, keep)])  # noqa: E731
-        self.first_extra = zero(lambda o: o.name == "embedding")
-        self.last_extra = zero(lambda o: o.name == "final_norm")
-        self.send = zero(lambda o: o.comm_kind == "p2p") / (self.pp - 1)
+        s = self.setup
+        self.first_extra = self._table(dec, lambda t: t.op.name == "embedding")
+        self.last_extra = self._table(dec, lambda t: t.op.name == "final_norm")
+        self.send = self._table(dec, lambda t: t.op.comm_kind == "p2p") / (self.pp - 1)
         layers = stage_layers(s.model.num_layers, self.pp)
         self.stage_share = [c / s.model.num_layers for c in layers]
 
-    def _coefficients(self) -> list[AttentionCoefficients]:
-        s = self.setup
-        m, p, par = s.model, s.prec, s.par
+    def _coefficients(self, dec, pre, n: int) -> list[AttentionCoefficients]:
+        """Attention's FLOPs and bytes per key, pair and token, read off the evaluation at its first
+        and last points: one sequence of 1 and of 2 tokens (decoding at context 1 and 2, prefilling 1
+        and 2 tokens)."""
         x = np.array([1.0, 2.0])
-        dec = [o for o in step_ops(m, p, par, "decode", 1.0, x, 2) if o.unit == "attention"]
-        pre = [o for o in step_ops(m, p, par, "prefill", 1.0, x, 1) if o.unit == "attention"]
+        at = lambda v: np.broadcast_to(np.asarray(v, dtype=float), self._shape)[[0, n]]  # noqa: E731
+        d_ops = [t.op for t in dec if t.op.unit == "attention"]
+        p_ops = [t.op for t in pre if t.op.unit == "attention"]
         out = []
-        for (layer, count), d, q in zip(m.layer_groups(), dec, pre):
+        for (layer, count), d, q in zip(self.setup.model.layer_groups(), d_ops, p_ops):
             window = float(layer.window) if layer.window_kind != "global" and layer.window else math.inf
             keys = np.array([min(2.0, window), min(3.0, window)])  # decode at position L+1 sees L+1 keys
-            df, db = np.broadcast_to(d.flops, (2,)), np.broadcast_to(d.bytes, (2,))
+            df, db = at(d.flops), at(d.bytes)
             fk = (df[1] - df[0]) / (keys[1] - keys[0])
             bk = (db[1] - db[0]) / (keys[1] - keys[0])
             pairs = attended_sum(x, layer)
-            pf, pb = np.broadcast_to(q.flops, (2,)), np.broadcast_to(q.bytes, (2,))
+            pf, pb = at(q.flops), at(q.bytes)
             out.append(AttentionCoefficients(
                 count=int(d.count), kernels=float(d.kernels), window=window, layer=layer,
                 dec_flops_per_key=float(fk), dec_bytes_per_key=float(bk),
@@ -181,8 +203,8 @@ class StepPredictor:
         T = n_decode + prefill_tokens
         if T == 0:
             return 0.0
-        t = _at(self.dense_prefill if prefill_tokens else self.dense_decode, T)
-        t += _at(self.head, rows)
+        t = table_at(self.dense_prefill if prefill_tokens else self.dense_decode, T)
+        t += table_at(self.head, rows)
         t += self.attention_time(n_decode, dec_keys, prefill_tokens, pre_pairs, pre_prior)
         return t + (self.eager_surcharge if eager else 0.0)
 
@@ -191,13 +213,22 @@ class StepPredictor:
         each pipeline stage's time, and the time of one hand-over between stages."""
         if self.pp == 1:
             return [gpu_s], 0.0
-        first, last = _at(self.first_extra, tokens), _at(self.last_extra, tokens) + _at(self.head, rows)
-        send = _at(self.send, tokens)
+        first, last = table_at(self.first_extra, tokens), table_at(self.last_extra, tokens) + table_at(self.head, rows)
+        send = table_at(self.send, tokens)
         layers = gpu_s - first - last - (self.pp - 1) * send
         out = [layers * share for share in self.stage_share]
         out[0] += first
         out[-1] += last
         return out, send
+
+    def stage_matrix(self, gpu_s: np.ndarray, n: int) -> np.ndarray:
+        """`stages` of successive decode steps of `n` sequences (seconds each): (steps, pp)."""
+        first, last = table_at(self.first_extra, n), table_at(self.last_extra, n) + table_at(self.head, n)
+        layers = np.asarray(gpu_s, dtype=float) - first - last - (self.pp - 1) * table_at(self.send, n)
+        out = layers[:, None] * np.asarray(self.stage_share)[None, :]
+        out[:, 0] += first
+        out[:, -1] += last
+        return out
 
     def decode_step(self, batch: int, context: float) -> float:
         """A pure decode step of `batch` sequences of `context` tokens each, captured in a graph."""

@@ -37,7 +37,7 @@ def deal(n: int, dp: int, pp: int, conc: int | None) -> list[tuple[int, int, np.
     return out
 
 
-def run_units(cfg, pred, kv: KVCache, ov, arrival, inp, out, cached, conc, dp: int, pp: int):
+def run_units(cfg, pred, kv: KVCache, ov, arrival, inp, out, cached, conc, dp: int, pp: int, prefix_len: int = 0):
     """Simulate every unit; the merged arrays (indexed like the workload)."""
     n = inp.size
     merged = Merged(n)
@@ -46,7 +46,7 @@ def run_units(cfg, pred, kv: KVCache, ov, arrival, inp, out, cached, conc, dp: i
     for r, _, idx, limit in deal(n, dp, pp, conc):
         rep = Replica(cfg, pred, KVCache(kv.capacity / pp, kv.block, kv.g, kv.windowed), ov, arrival[idx], inp[idx],
                       out[idx], cached=None if cached is None else cached[idx], max_concurrency=limit,
-                      stages=stages.get(r))
+                      stages=stages.get(r), prefix_len=prefix_len)
         engines.setdefault(r, []).append((idx, rep))
     for units in engines.values():
         try:

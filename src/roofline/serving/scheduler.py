@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .fastpath import decode_run
+from .prefix import SharedPrefix
 
 WATERMARK = 0.01  # vLLM keeps 1% of the blocks free when admitting a prompt (block_manager.py:65, V0)
 RESERVE_CAP = 4096  # SGLang reserves at most this many future tokens per running request
@@ -72,7 +73,7 @@ class Replica:
     """One engine instance serving `n` requests; arrays are indexed by request."""
 
     def __init__(self, cfg, predictor, kv: KVCache, overheads: Overheads, issue_s, input_len, output_len,
-                 cached=None, resumed=None, max_concurrency=None, record=False, stages=None):
+                 cached=None, resumed=None, max_concurrency=None, record=False, stages=None, prefix_len=0):
         self.cfg, self.pred, self.kv, self.ov = cfg, predictor, kv, overheads
         self.stages = stages  # pipeline.Stages shared by the virtual engines of a pipeline; None: pp = 1
         n = len(input_len)
@@ -81,6 +82,7 @@ class Replica:
         self.inp, self.out = np.asarray(input_len, dtype=np.int64), np.asarray(output_len, dtype=np.int64)
         self.cached = np.zeros(n, np.int64) if cached is None else np.minimum(cached, self.inp - 1)
         self.resumed = np.zeros(n, bool) if resumed is None else np.asarray(resumed, bool)
+        self.prefix = SharedPrefix(prefix_len, kv, n)  # the prompt prefix all requests share (prefix.py)
         self.target = self.inp.copy()  # tokens to have in the KV cache before decoding (re)starts
         self.computed = np.zeros(n, np.int64)
         self.generated = np.zeros(n, np.int64)
@@ -196,6 +198,7 @@ class Replica:
         return dec
 
     def _preempt(self, i: int) -> None:
+        self.prefix.release(i)
         self.kv.used -= self.held[i]
         self.held[i] = 0.0
         self.target[i] = max(int(self.computed[i]), int(self.target[i]))
@@ -231,6 +234,7 @@ class Replica:
             c = int(min(self.target[i] - self.computed[i], budget))
             if not self._fits(int(i), int(self.computed[i]) + c, extra):
                 return chunks
+            self.prefix.scheduled(int(i), int(self.computed[i]), c)
             extra += self.kv.bytes_for_one(self.computed[i] + c) - self.held[i]
             chunks.append((int(i), c))
             budget -= c
@@ -239,11 +243,13 @@ class Replica:
             start = int(self.computed[i]) if self.target[i] > self.inp[i] else max(int(self.computed[i]), int(self.cached[i]))
             if self.resumed[i] and self.target[i] == self.inp[i]:
                 start = int(self.inp[i])  # KV arrived from a prefill instance
+            start = self.prefix.start(start)
             left = int(self.target[i]) - start
             c = min(left, budget) if cfg.chunked_prefill else left
-            if c > budget or not self._fits(i, start + max(c, 1), extra):
+            if c > budget or not self._fits(i, start + max(c, 1), extra - self.prefix.saving(i, start)):
                 break
             self.waiting.popleft()
+            self.prefix.scheduled(i, start, c)
             self.computed[i] = start
             self.running = np.append(self.running, i)
             if c == 0:  # nothing to compute: joins the decodes from the next step
@@ -320,6 +326,7 @@ class Replica:
     def _finish(self, i: int, t: float) -> None:
         self.finish[i] = t
         self.finish_step[i] = self.step_index
+        self.prefix.release(i)
         self.kv.used -= self.held[i]
         self.held[i] = 0.0
         self.running = self.running[self.running != i]

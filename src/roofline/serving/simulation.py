@@ -3,36 +3,23 @@
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import replace
-from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 
 from ..errors import RooflineError
 from ..estimates.estimate import calibration_note, setup
 from ..estimates.memory import kv_bytes_per_token
-from .engines import engine_config, engine_kv, kv_capacity_bytes
+from .engines import engine_config, engine_kv, kv_capacity_bytes, overheads_for, resolve_engine
 from .pools import resolve_pools
 from .predictor import StepPredictor
 from .result import SimResult
 from .replicas import Merged, run_units
 from .scheduler import KVCache, Overheads, TooLarge
-from .workload import Workload, from_dataset, synthetic
+from .workload import Workload, from_dataset, synthetic, with_prefix
 
 NOT_SIMULATED = ("speculative_model", "num_speculative_tokens", "acceptance_rate")
 WORKLOAD_KEYS = ("batch_size", "input_len", "output_len")
-
-
-@lru_cache(maxsize=1)
-def overhead_table() -> dict:
-    return tomllib.loads((resources.files("roofline") / "data" / "serving_overheads.toml").read_text())
-
-
-def overheads_for(engine: str) -> tuple[Overheads, dict]:
-    row = overhead_table()[engine]
-    return Overheads(float(row["step_s"]), float(row["per_seq_s"]), float(row["request_s"])), dict(row)
 
 
 _PREDICTORS: dict = {}
@@ -88,14 +75,15 @@ def _hit_rate(value) -> float:
 
 
 def make_workload(num_prompts, request_rate, input_len, output_len, dataset, seed, random_range_ratio,
-                  burstiness, slo_given: bool) -> Workload:
+                  burstiness, slo_given: bool, random_prefix_len=0) -> Workload:
     if dataset is not None:
-        return from_dataset(dataset, request_rate=request_rate, burstiness=burstiness, seed=seed, num_prompts=num_prompts)
+        wl = from_dataset(dataset, request_rate=request_rate, burstiness=burstiness, seed=seed, num_prompts=num_prompts)
+        return with_prefix(wl, random_prefix_len)
     if input_len is None or output_len is None:
         what = "--ttft-slo/--tpot-slo need a workload" if slo_given else "no workload"
         raise RooflineError(f"{what}: give --input-len and --output-len, or --dataset FILE")
-    return synthetic(1000 if num_prompts is None else num_prompts, input_len, output_len, request_rate,
-                     burstiness, random_range_ratio, seed)
+    return with_prefix(synthetic(1000 if num_prompts is None else num_prompts, input_len, output_len, request_rate,
+                                 burstiness, random_range_ratio, seed), random_prefix_len)
 
 
 def sglang_running_cap(s, kv: KVCache) -> int:
@@ -134,24 +122,29 @@ def simulate(model, gpu, *, num_prompts=None, request_rate=math.inf, max_concurr
              max_num_batched_tokens=None, max_num_seqs=None, block_size=None, gpu_memory_utilization=None,
              prefix_cache_hit_rate=0.0, ttft_slo=None, tpot_slo=None, disaggregate=None,
              enable_chunked_prefill=None, cuda_graph_max_bs=None, kv_transfer_bandwidth=None, overheads=None,
-             prefill_gpus=None, decode_gpus=None, prefill_tp=None, decode_tp=None, **estimate_options) -> SimResult:
+             prefill_gpus=None, decode_gpus=None, prefill_tp=None, decode_tp=None, random_prefix_len=0,
+             frontend=None, **estimate_options) -> SimResult:
     ttft_slo, tpot_slo = _check_slo("ttft-slo", ttft_slo), _check_slo("tpot-slo", tpot_slo)
     pools = resolve_pools(disaggregate, prefill_gpus, decode_gpus, prefill_tp, decode_tp, estimate_options)
     wl = make_workload(num_prompts, request_rate, input_len, output_len, dataset, seed, random_range_ratio,
-                       burstiness, ttft_slo is not None or tpot_slo is not None)
+                       burstiness, ttft_slo is not None or tpot_slo is not None, random_prefix_len)
     conc = _concurrency(max_concurrency)
     hit = _hit_rate(prefix_cache_hit_rate)
     engine_options = dict(max_num_batched_tokens=max_num_batched_tokens, max_num_seqs=max_num_seqs,
                           block_size=block_size, gpu_memory_utilization=gpu_memory_utilization,
                           enable_chunked_prefill=enable_chunked_prefill, cuda_graph_max_bs=cuda_graph_max_bs)
+    if frontend is not None and overheads is None:  # checked up front, whichever layout runs
+        overheads_for(resolve_engine(engine)[0], frontend)
     if pools is not None:
         from .disagg import simulate_disaggregated
 
+        if frontend is not None and overheads is None:
+            overheads = overheads_for(resolve_engine(engine)[0], frontend)[0]
         return simulate_disaggregated(model, gpu, engine, wl, conc, hit, pools, kv_transfer_bandwidth,
                                       (ttft_slo, tpot_slo), overheads, engine_options, estimate_options,
                                       request_rate=request_rate)
     s, cfg, kv, how, pred = prepare(model, gpu, engine, estimate_options, **engine_options)
-    ov, ov_row = overheads_for(cfg.engine) if overheads is None else (overheads, {"basis": "given"})
+    ov, ov_row = overheads_for(cfg.engine, frontend) if overheads is None else (overheads, {"basis": "given"})
     return run_aggregated(s, cfg, kv, how, pred, ov, ov_row, wl, conc, hit, (ttft_slo, tpot_slo), request_rate)
 
 
@@ -161,16 +154,21 @@ def run_aggregated(s, cfg, kv, how, pred, ov, ov_row, wl: Workload, conc, hit, s
     cached = (np.floor(hit * inp / cfg.block_size) * cfg.block_size).astype(np.int64) if hit else None
     notes = []
     try:
-        merged = run_units(cfg, pred, kv, ov, wl.arrival_s, inp, out, cached, conc, s.par.dp, s.par.pp)
+        merged = run_units(cfg, pred, kv, ov, wl.arrival_s, inp, out, cached, conc, s.par.dp, s.par.pp, wl.prefix_len)
         fits = True
     except TooLarge as e:
         fits, merged = False, Merged(wl.size)
         need = float(kv.bytes_for(int(inp[e.request] + out[e.request])))
-        room = kv.capacity / s.par.pp
+        room = f"the engine leaves {kv.capacity / 1e9:.3g} GB ({how})"
+        if s.par.pp > 1:  # each virtual engine of the pipeline has its own share of the blocks
+            room = (f"each of the {s.par.pp} virtual engines gets {kv.capacity / s.par.pp / 1e9:.3g} GB of the "
+                    f"{kv.capacity / 1e9:.3g} GB the engine leaves ({how})")
         notes.append(f"does not fit: a request of {int(inp[e.request])} + {int(out[e.request])} tokens needs "
-                     f"{need / 1e9:.3g} GB of KV cache per GPU; the engine leaves {room / 1e9:.3g} GB ({how}"
-                     f"{f', split over {s.par.pp} virtual engines' if s.par.pp > 1 else ''})")
-    return build_result(s, cfg, kv, how, ov_row, merged, inp, out, s.par.dp, conc, slos, request_rate, fits, notes)
+                     f"{need / 1e9:.3g} GB of KV cache per GPU; {room}")
+    res = build_result(s, cfg, kv, how, ov_row, merged, inp, out, s.par.dp, conc, slos, request_rate, fits, notes)
+    res.workload["random_prefix_len"] = wl.prefix_len
+    res.kv_cache["shared_prefix_tokens"] = wl.prefix_len // cfg.block_size * cfg.block_size
+    return res
 
 
 def itl_arrays(values: list, weights: list) -> tuple[np.ndarray, np.ndarray]:
@@ -202,7 +200,8 @@ def build_result(s, cfg, kv, how, ov_row, rep, inp, out, dp, conc, slos, request
                   "max_concurrency": conc, "mean_input_len": float(inp.mean()), "mean_output_len": float(out.mean())},
         kv_cache={"capacity_bytes": kv.capacity, "capacity_tokens": kv.tokens_capacity(), "block_size": cfg.block_size,
                   "working": how, "fits": fits},
-        overheads={k: ov_row[k] for k in ("step_s", "per_seq_s", "request_s", "basis", "fitted_on") if k in ov_row},
+        overheads={k: ov_row[k] for k in ("step_s", "per_seq_s", "frontend", "request_s", "request_s_basis", "basis", "fitted_on")
+                   if k in ov_row},
         duration_s=duration, num_requests=int(done.sum()), input_tokens=int(inp[done].sum()),
         output_tokens=int(out[done].sum()), ttft=ttft, tpot=tpot, itl=itl, e2e=e2e, steps=rep.steps,
         preemptions=rep.preemptions, ttft_slo=slos[0], tpot_slo=slos[1], notes=notes, out_len=out[done] * 1)

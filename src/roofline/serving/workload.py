@@ -25,8 +25,9 @@ MAX_LEN = 10_000_000
 @dataclass(frozen=True)
 class Workload:
     arrival_s: np.ndarray  # when the client would send each request (before any concurrency limit)
-    input_len: np.ndarray
+    input_len: np.ndarray  # prompt tokens, the shared prefix included
     output_len: np.ndarray
+    prefix_len: int = 0  # tokens every prompt starts with (`--random-prefix-len`)
 
     @property
     def size(self) -> int:
@@ -83,6 +84,13 @@ def synthetic(num_prompts, input_len, output_len, request_rate, burstiness=1.0, 
     ins = lengths(n, L, float(random_range_ratio), rng)
     outs = lengths(n, O, float(random_range_ratio), rng)
     return Workload(arrivals(n, check_rate(request_rate), burstiness, rng), ins, outs)
+
+
+def with_prefix(wl: Workload, prefix_len) -> Workload:
+    """Every prompt preceded by the same `prefix_len` tokens (vLLM bench serve's
+    --random-prefix-len: the prompt is the prefix, then its own input_len tokens)."""
+    p = _whole("--random-prefix-len", prefix_len, minimum=0)
+    return wl if p == 0 else Workload(wl.arrival_s, wl.input_len + p, wl.output_len, p)
 
 
 def _dataset_line(number: int, text: str) -> tuple[int, int, float | None]:

@@ -66,6 +66,7 @@ class SimulateRequest(Deployment):
     max_concurrency: Optional[int] = None
     random_range_ratio: float = 1.0
     prefix_cache_hit_rate: float = 0.0
+    random_prefix_len: int = Field(default=0, description="Tokens every prompt starts with, shared through the prefix cache.")
     ttft_slo: Optional[float] = None
     tpot_slo: Optional[float] = None
     disaggregate: Optional[str] = Field(default=None, max_length=20, description="xPyD, e.g. 1P3D")
@@ -117,8 +118,9 @@ def simulate(req: SimulateRequest) -> dict:
     r = run(_model(req), req.gpu, num_prompts=req.num_prompts,
             request_rate=math.inf if req.request_rate is None else req.request_rate, max_concurrency=req.max_concurrency,
             random_range_ratio=req.random_range_ratio, prefix_cache_hit_rate=req.prefix_cache_hit_rate,
-            ttft_slo=req.ttft_slo, tpot_slo=req.tpot_slo, disaggregate=req.disaggregate, prefill_gpus=req.prefill_gpus,
-            decode_gpus=req.decode_gpus, prefill_tp=req.prefill_tp, decode_tp=req.decode_tp, **req.options())
+            random_prefix_len=req.random_prefix_len, ttft_slo=req.ttft_slo, tpot_slo=req.tpot_slo,
+            disaggregate=req.disaggregate, prefill_gpus=req.prefill_gpus, decode_gpus=req.decode_gpus,
+            prefill_tp=req.prefill_tp, decode_tp=req.decode_tp, **req.options())
     return clean(r.to_dict())
 
 

@@ -35,7 +35,8 @@
       $("chart-serving").hidden = false;  // visible first, so that Plotly sizes the chart to its box
       Plotly.react($("chart-serving"), doc.figure.data, doc.figure.layout, {responsive: true, displaylogo: false});
       const d = doc.data;
-      $("sv-status").textContent = `${doc.title}: saturates near ${d.saturation_requests_per_s.toPrecision(3)} requests/s`;
+      const bands = Object.values(d.bands || {}).some(Boolean) ? "; shaded: 80% intervals from the simulator's held-out errors" : "";
+      $("sv-status").textContent = `${doc.title}: saturates near ${d.saturation_requests_per_s.toPrecision(3)} requests/s${bands}`;
     } catch (e) {
       showError(e.message);
       $("sv-status").textContent = "";
@@ -45,9 +46,15 @@
   function planRow(c, chosen) {
     const s = c.simulated ? "p90" : "≈";
     const lat = (k) => c.simulated ? c.simulated[k].p90 : c.estimate[k];
+    // the 80% interval of the simulated p90 (held-out serving errors), where the measurements give one
+    const rng = (k) => {
+      const r = c.simulated && c.simulated[`${k}_range`] && c.simulated[`${k}_range`].p90;
+      return r ? ` <span class="range">(${Math.round(r.level * 100)}%: ${ms(r.low)} – ${ms(r.high)})</span>` : "";
+    };
+    const cell = (k) => `<td>${s} ${ms(lat(k))}${rng(k)}</td>`;
     return `<tr class="${chosen ? "chosen" : ""}"><td>${chosen ? "★ " : ""}${esc(c.label)}</td>` +
       `<td>${money(c.cost.usd_per_million_output_tokens)}</td><td>${money(c.cost.usd_per_hour)}</td>` +
-      `<td>${s} ${ms(lat("ttft_s"))}</td><td>${s} ${ms(lat("tpot_s"))}</td><td>${s} ${ms(lat("e2e_s"))}</td>` +
+      cell("ttft_s") + cell("tpot_s") + cell("e2e_s") +
       `<td>${esc(c.verdict)}</td></tr>`;
   }
 
