@@ -85,11 +85,12 @@ def _units(su, k: int, counts_for, role: int, ov, wl, record: bool, cached=None,
         if role == 0:  # prefill: which requests is known now, only when they are sent is not
             rep = _Fed(su.cfg, su.pred, KVCache(kv.capacity / pp, kv.block, kv.g, kv.windowed), ov,
                        np.full(m, math.inf), wl.input_len[requests], out[requests],
-                       cached=None if cached is None else cached[requests], record=record, stages=stages.get(r))
+                       cached=None if cached is None else cached[requests], record=record, stages=stages.get(r),
+                       prefix_len=wl.prefix_len)
         else:  # decode: the slots are filled as caches arrive (the unit's share of them is known)
             rep = _Fed(su.cfg, su.pred, KVCache(kv.capacity / pp, kv.block, kv.g, kv.windowed), ov,
                        np.full(m, math.inf), np.zeros(m, np.int64), np.zeros(m, np.int64),
-                       resumed=np.ones(m, bool), stages=stages.get(r))
+                       resumed=np.ones(m, bool), stages=stages.get(r), prefix_len=wl.prefix_len)
             requests = np.full(m, -1, np.int64)
         units.append(_Unit(rep, role, requests))
     return units
@@ -148,7 +149,8 @@ class ClosedLoop:
             t = rep.step(clock)
         except TooLarge as e:
             raise PoolTooSmall(role, int(unit.requests[e.request])) from None
-        self.waits = self.waits + 1 if (rep.step_index, rep.next, rep.done, rep.running.size, len(rep.waiting)) == mark else 0
+        moved = (rep.step_index, rep.next, rep.done, rep.running.size, len(rep.waiting)) != mark
+        self.waits = 0 if moved else self.waits + 1
         if self.waits > 2 * len(self.units) + 8:
             stuck = rep.running[0] if rep.running.size else rep.waiting[0]
             raise PoolTooSmall(role, int(unit.requests[stuck]))
@@ -169,7 +171,8 @@ class ClosedLoop:
         self.dealt += 1
         unit = self.dec[u]
         rep = unit.rep
-        rep.arrival[j], rep.inp[j], rep.out[j], rep.target[j] = arrival, self.wl.input_len[g], self.out[g], self.wl.input_len[g]
+        inp = self.wl.input_len[g]
+        rep.arrival[j], rep.inp[j], rep.out[j], rep.target[j] = arrival, inp, self.out[g], inp
         unit.requests[j] = g
         self._wake(len(self.pre) + u, arrival)
 

@@ -252,4 +252,5 @@ def _build(D: _Setup, merged: Merged, wl: Workload, fits: bool, notes, ctx, pre:
     res.deployment = {"tp": s.par.tp, "pp": s.par.pp, "dp": 1, "ep": s.par.ep, "num_gpus": pre.num_gpus + dec.num_gpus,
                       "prefill_instances": pre.instances, "decode_instances": dec.instances,
                       "prefill_tp": pre.tp, "decode_tp": dec.tp}
+    res.workload["random_prefix_len"] = wl.prefix_len
     return res
