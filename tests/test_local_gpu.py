@@ -229,3 +229,23 @@ def test_calibrate_saves_where_the_estimates_look_only_for_a_catalog_gpu(tmp_pat
     monkeypatch.chdir(tmp_path)
     call(capsys, "calibrate", "--device", "cpu", "--gpu", "h200", "--dtypes", "fp32")
     assert (tmp_path / "profile.toml").is_file() and not folder.exists()
+
+
+def test_the_web_never_describes_its_own_host_gpu(nvml):
+    """A web caller asks about catalog hardware; `local` would answer with the server's GPU."""
+    from fastapi.testclient import TestClient
+
+    from roofline.web.app import create_app
+
+    nvml("NVIDIA H100 80GB HBM3", 81559)  # the server has an H100, and still says no
+    client = TestClient(create_app())
+    for path, body in (("/api/estimate", {"model": "llama-2-7b", "gpu": "local"}),
+                       ("/api/estimate", {"model": "llama-2-7b", "gpu": "a100,local"}),
+                       ("/api/simulate", {"model": "llama-2-7b", "gpu": "local", "input_len": 128, "output_len": 16,
+                                          "num_prompts": 4})):
+        r = client.post(path, json=body)
+        assert r.status_code in (404, 422), (path, body, r.text)  # as any GPU it cannot name
+        assert "on the web, name a catalog GPU" in r.json()["error"]
+    assert client.post("/api/estimate", json={"model": "llama-2-7b", "gpu": "h100"}).status_code == 200
+    # the command line in the same process still has it
+    assert roofline.estimate("llama-2-7b", "local").gpu["name"] == "h100-sxm"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from contextvars import ContextVar
 from functools import lru_cache
 from importlib import resources
 
@@ -43,12 +44,20 @@ def all_gpus() -> list[GPU]:
     return list(_load_all().values())
 
 
+# `local` names the GPU of the machine running roofline: right for the command line and a notebook,
+# wrong for a web server, whose callers would be told about the server's hardware. The web turns it
+# off for each request it serves (web/guards.py NoLocalGpu).
+LOCAL_GPU_ALLOWED: ContextVar[bool] = ContextVar("local_gpu_allowed", default=True)
+
+
 def resolve_gpu(name: str) -> str:
     if not isinstance(name, str):
         raise RooflineError(f"a GPU is given by its name or alias (`roofline gpus` lists them), got {name!r}")
     if not name.strip():
         raise RooflineError("GPU name is empty")
     if normalize(name) == "local":  # this machine's GPU, found through NVML
+        if not LOCAL_GPU_ALLOWED.get():
+            raise RooflineError("`local` means the machine running roofline; on the web, name a catalog GPU (GET /api/gpus)")
         from ..evidence.local_gpu import local_gpu
 
         return local_gpu()

@@ -21,7 +21,7 @@ from .. import __version__
 from ..errors import RooflineError
 from .api import router
 from .docs_page import render_docs
-from .guards import LOCAL_HOSTS, CatchAll, HeavyPaths, HostCheck, StrictJSON
+from .guards import LOCAL_HOSTS, CatchAll, HeavyPaths, HostCheck, NoLocalGpu, StrictJSON
 from .responses import CleanJSONResponse
 from .limits import MAX_BODY_BYTES, BodyLimit
 from .serving_api import router as serving_router
@@ -56,13 +56,14 @@ def create_app(max_body_bytes: int = MAX_BODY_BYTES, allowed_hosts: Iterable[str
         docs_url=None,  # FastAPI's Swagger UI loads from a CDN; /docs is rendered here instead, offline
         redoc_url=None,
     )
-    # outermost last: Host check, then the size cap, then strict JSON, then the catch-all
+    # outermost last: no local GPU, Host check, then the size cap, then strict JSON, then the catch-all
     app.add_middleware(HeavyPaths, paths=SERVING_PATHS)  # innermost: a bug inside still meets CatchAll
     app.add_middleware(CatchAll)
     app.add_middleware(StrictJSON)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     if allowed_hosts is not None:
         app.add_middleware(HostCheck, allowed=allowed_hosts)
+    app.add_middleware(NoLocalGpu)  # outermost: every task and thread serving the request inherits it
     app.include_router(serving_router)  # first: its /api/plot/serving precedes /api/plot/{kind}
     app.include_router(router)
 

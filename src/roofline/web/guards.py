@@ -9,6 +9,8 @@
   HeavyGate   charts, reports and split searches run one at a time, each within a time limit,
               so that cheap requests stay fast while heavy ones queue.
   HeavyPaths  the same gate, by path, around the serving simulations and the planner.
+  NoLocalGpu  `local` (the GPU of the machine running roofline) is refused: a caller asks about
+              catalog hardware, never about the server's.
 """
 
 from __future__ import annotations
@@ -199,3 +201,20 @@ class HeavyPaths:
 # heavy thread adds little throughput and doubles the wait of every cheap request. More workers
 # (`uvicorn --workers N`, README) are how a server uses more cores.
 HEAVY = HeavyGate(slots=1)
+
+
+class NoLocalGpu:
+    """Refuse `gpu: "local"` in every request (the flag lives in a context variable, which the
+    threads serving the request inherit)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        from ..catalog.gpus import LOCAL_GPU_ALLOWED
+
+        token = LOCAL_GPU_ALLOWED.set(False)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            LOCAL_GPU_ALLOWED.reset(token)
