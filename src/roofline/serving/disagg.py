@@ -31,6 +31,7 @@ import numpy as np
 from ..catalog import get_link
 from ..errors import RooflineError
 from .pools import Pool, parse_layout, pool_options  # noqa: F401  (parse_layout: re-exported)
+from .closedloop import ClosedLoop, PoolTooSmall
 from .pipeline import Stages, run_virtual_engines
 from .replicas import Merged, deal, merge_steps
 from .scheduler import KVCache, Replica, TooLarge
@@ -181,18 +182,16 @@ def simulate_disaggregated(model, gpu, engine, wl: Workload, conc, hit, pools, k
     bw, lat, link_name = _link(P.s, kv_bandwidth)
     ctx = dict(ov=ov, ov_row=ov_row, conc=conc, hit=hit, slos=slos, request_rate=request_rate)
     transfer = transfer_s(D.kv, pre, dec, wl.input_len, bw, lat)
-    fits, notes, role, longest = True, [], "prefill", 0.0
+    fits, notes, longest = True, [], 0.0
     try:
-        merged = _run_pool(P, pre.instances, np.arange(wl.size), wl.arrival_s, wl, np.ones(wl.size, np.int64), ov, conc,
-                           _cached(hit, wl.input_len, P.cfg.block_size), record=True)
+        merged = _serve(P, D, wl, conc, transfer, ov, _cached(hit, wl.input_len, P.cfg.block_size))
         longest = merged.longest_step_s
-        moves = wl.output_len > 1
-        merged.first = np.where(moves, merged.first + transfer, merged.first)  # delivered once the KV has arrived
-        role = "decode"
-        _decode(D, wl, merged, ov)
-    except _DoesNotFit as e:
+    except PoolTooSmall as e:
         fits, merged = False, Merged(wl.size)
-        notes.append(_too_large_note(P if role == "prefill" else D, wl, e.request, role))
+        notes.append(_too_large_note(P if e.role == "prefill" else D, wl, e.request, e.role))
+    if conc is not None:
+        notes.append(f"closed loop: at most {conc} requests in flight across both pools; the client sends the next "
+                     "request when one has finished (its last token), so both pools run in one event loop")
     res = _build(D, merged, wl, fits, notes, ctx, pre, dec)
     agg_same, k = _same_gpus(P, D, pre.num_gpus + dec.num_gpus)
     moved = transfer[wl.output_len > 1]
@@ -210,6 +209,25 @@ def simulate_disaggregated(model, gpu, engine, wl: Workload, conc, hit, pools, k
     if agg_same is None:
         res.notes.append(f"no aggregated deployment of either pool's split fills exactly {pre.num_gpus + dec.num_gpus} GPUs")
     return res
+
+
+def _serve(P: _Setup, D: _Setup, wl: Workload, conc, transfer, ov, cached) -> Merged:
+    """Both pools on the workload: open loop (arrival times known), the prefill pool then the
+    decode pool; closed loop, one event loop over both (closedloop.py)."""
+    if conc is not None:
+        return ClosedLoop(P, D, wl, conc, transfer, ov, cached).run()
+    try:
+        merged = _run_pool(P, P.pool.instances, np.arange(wl.size), wl.arrival_s, wl, np.ones(wl.size, np.int64), ov,
+                           None, cached, record=True)
+    except _DoesNotFit as e:
+        raise PoolTooSmall("prefill", e.request) from None
+    moves = wl.output_len > 1
+    merged.first = np.where(moves, merged.first + transfer, merged.first)  # delivered once the KV has arrived
+    try:
+        _decode(D, wl, merged, ov)
+    except _DoesNotFit as e:
+        raise PoolTooSmall("decode", e.request) from None
+    return merged
 
 
 def _decode(D: _Setup, wl: Workload, merged: Merged, ov) -> None:
@@ -234,4 +252,5 @@ def _build(D: _Setup, merged: Merged, wl: Workload, fits: bool, notes, ctx, pre:
     res.deployment = {"tp": s.par.tp, "pp": s.par.pp, "dp": 1, "ep": s.par.ep, "num_gpus": pre.num_gpus + dec.num_gpus,
                       "prefill_instances": pre.instances, "decode_instances": dec.instances,
                       "prefill_tp": pre.tp, "decode_tp": dec.tp}
+    res.workload["random_prefix_len"] = wl.prefix_len
     return res
