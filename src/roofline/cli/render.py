@@ -85,7 +85,9 @@ def estimate(e: Estimate) -> None:
     ]
     if e.cost:
         c = e.cost
-        timed.append(("Cost", f"${c['usd_per_million_output_tokens']:,.3g} per million output tokens at "
+        rng = c.get("usd_per_million_output_tokens_range")  # the throughput interval's, inverted
+        cost_rng = f" ({rng['level']:.0%}: ${rng['low']:,.3g} – ${rng['high']:,.3g})" if rng else ""
+        timed.append(("Cost", f"${c['usd_per_million_output_tokens']:,.3g}{cost_rng} per million output tokens at "
                       f"${c['usd_per_gpu_hour']:.2f}/GPU-hour × {c['num_gpus']} (median on-demand price, "
                       f"{c['price_observed']}; `roofline prices`)"))
     if pf.comm_s or dc.comm_s:

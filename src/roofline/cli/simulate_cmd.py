@@ -129,11 +129,13 @@ def summary_lines(d: dict) -> list[str]:
     ]
     c = d.get("cost")
     if c:
-        lines.append(f"cost: ${c['usd_per_million_output_tokens']:,.3g} per million output tokens "
+        rng = c.get("usd_per_million_output_tokens_range")  # from the throughput interval: low cost at high throughput
+        cost_rng = f" ({rng['level']:.0%}: ${rng['low']:,.3g} – ${rng['high']:,.3g})" if rng else ""
+        lines.append(f"cost: ${c['usd_per_million_output_tokens']:,.3g}{cost_rng} per million output tokens "
                      f"(${c['usd_per_million_input_tokens']:,.3g} per million input) at ${c['usd_per_gpu_hour']:.2f}/GPU-hour")
     g = d["goodput"]
     if g:
-        lines.append(f"goodput: {g['requests_per_s']:.3g} req/s meet the SLOs ({g['fraction']:.0%} of requests)")
+        lines.append(f"goodput: {g['requests_per_s']:.3g} req/s meet the SLOs ({g['fraction']:.0%} of requests; no interval, see note)")
     lines += disaggregated_lines(d.get("disaggregated"))
     lines += [f"note: {n}" for n in d["notes"]]
     return lines

@@ -241,6 +241,20 @@ def simulation_ranges(doc: dict, level: float = 0.8) -> tuple[dict, str | None]:
     return out, note
 
 
+GOODPUT_NO_BASIS = ("no interval for goodput: the calibration set holds no measurement of how many requests met "
+                    "latency targets, and the latency intervals bound a percentile, not how many requests cross a target")
+
+
+def goodput_ranges(goodput: dict | None) -> tuple[dict | None, str | None]:
+    """Goodput (requests meeting the SLOs per second) with `requests_per_s_range` and
+    `output_tokens_per_s_range`: None, and the note saying why. No measured goodput exists to hold it
+    against, and it is a count of requests under a threshold: an interval of a latency percentile does
+    not move that count by any known amount, so none is borrowed."""
+    if goodput is None:
+        return None, None
+    return goodput | {"requests_per_s_range": None, "output_tokens_per_s_range": None}, GOODPUT_NO_BASIS
+
+
 def _value(doc: dict, fig: str, key: str):
     src = doc["throughput"] if fig == "throughput_range" else doc[fig[:-6]]
     return src.get(key)

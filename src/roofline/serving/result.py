@@ -126,11 +126,11 @@ class SimResult:
             "notes": self.notes,
         }
         from ..estimates.costs import simulation_cost  # $ per million tokens at the GPU's built-in price
-        from ..evidence.uncertainty import simulation_ranges  # 80% intervals from held-out serving errors
+        from ..evidence.uncertainty import goodput_ranges, simulation_ranges  # 80% intervals, held-out serving errors
 
-        doc["cost"] = simulation_cost(self.gpu, int(self.deployment["num_gpus"]), doc)
         ranges, note = simulation_ranges(doc)
         doc |= ranges
-        if note:
-            doc["notes"] = [*doc["notes"], note]
+        doc["cost"] = simulation_cost(self.gpu, int(self.deployment["num_gpus"]), doc)  # its ranges follow throughput's
+        doc["goodput"], goodput_note = goodput_ranges(doc["goodput"])
+        doc["notes"] = [*doc["notes"], *(n for n in (note, goodput_note) if n)]
         return doc
