@@ -47,10 +47,11 @@ def register(app: typer.Typer) -> None:
 
 
 def _lat(c, name: str) -> str:
-    """A finalist's p90 latency and, where the serving measurements give one, its 80% interval."""
+    """A finalist's p90 latency (screened mean if not simulated) and, where the measurements give one, its 80% interval."""
+    from ..planning.result import latency_range
     from ..units import fmt_time
 
-    rng = ((c.simulated or {}).get(f"{name}_range") or {}).get("p90")
+    rng = latency_range(c, name)
     return fmt_time(c.metric(name)) + (f" ({fmt_time(rng['low'])}–{fmt_time(rng['high'])})" if rng else "")
 
 
@@ -85,7 +86,9 @@ def _render(r) -> None:
     if rows:
         say(con, "★ chosen · ◆ on the cost–latency frontier (no other finalist is both cheaper and faster) · "
                  "latencies are p90 of the simulation, in brackets its 80% interval from the simulator's held-out "
-                 "errors where the serving measurements give one; budget = max_num_batched_tokens; $/M = US dollars per million tokens",
+                 "errors where the serving measurements give one (not simulated: the screened mean and the static "
+                 "estimate's interval); budget = max_num_batched_tokens; $/M = US dollars per million tokens, the rent "
+                 "over the offered load (no interval: the price and the rate fix it)",
             indent=0)
     s = r.counts
     if s:

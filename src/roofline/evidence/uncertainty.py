@@ -200,6 +200,24 @@ def setup_situation(s) -> dict:
     return sit
 
 
+DISAGG_NO_BASIS = "no intervals: no measurement of disaggregated serving backs one"
+
+
+def screen_ranges(figures: dict, prefill_situation: dict | None, decode_situation: dict | None, batch: float,
+                  level: float = 0.8) -> dict:
+    """`ttft_s_range`, `tpot_s_range`, `e2e_s_range` of the planner's screened means (planning/screen.py).
+    The screen is an analytic estimate, so it takes the static estimate's cells: prefill for TTFT, and
+    for TPOT and end-to-end latency single-stream decode at one sequence per replica, batched decode
+    above (as `ranges` does). They hold the step times' held-out errors, not the queueing
+    approximation's. A situation of None (a disaggregated deployment, which no measurement covers)
+    gives None."""
+    b = 1 if batch <= 1 else max(2, math.ceil(batch))
+    pre = {**prefill_situation, "batch": 1} if prefill_situation is not None else None
+    dec = {**decode_situation, "batch": b} if decode_situation is not None else None
+    return {f"{fig}_range": interval(metric, figures.get(fig), sit, level) if sit is not None else None
+            for fig, metric, sit in (("ttft_s", "ttft_s", pre), ("tpot_s", "tpot_s", dec), ("e2e_s", "e2e_latency_s", dec))}
+
+
 NAMES = {"ttft_s": "TTFT", "tpot_s": "TPOT", "itl_s": "ITL", "e2e_s": "e2e latency", "throughput": "throughput"}
 
 
@@ -219,7 +237,7 @@ def simulation_ranges(doc: dict, level: float = 0.8) -> tuple[dict, str | None]:
         for fig in ("ttft_s", "tpot_s", "itl_s", "e2e_s"):
             out[f"{fig}_range"] = {k: None for k in doc[fig]}
         out["throughput_range"] = {k: None for k in doc["throughput"]}
-        return out, "no intervals: no measurement of disaggregated serving backs one"
+        return out, DISAGG_NO_BASIS
     for fig in ("ttft_s", "tpot_s", "itl_s", "e2e_s"):
         out[f"{fig}_range"] = {k: serving_interval(fig, k, v, regime, level) for k, v in doc[fig].items()}
     t = doc["throughput"]

@@ -179,7 +179,7 @@ def plan(model, *, request_rate, input_len, output_len, ttft_slo=None, tpot_slo=
         for c in finals:
             _simulate(c, m, rate, L, O, engine, num_prompts, seed)
     counts = _counts(sc, cost, excess, finals)
-    return decide(m.name, workload, sc.size, finals, unfit, counts, notes, rate, ttft_slo, tpot_slo, KEEP_UP)
+    return decide(m.name, workload, sc.size, finals, unfit, counts, notes, rate, ttft_slo, tpot_slo, KEEP_UP, spec=m)
 
 
 def _counts(sc, cost, excess, finals) -> dict:

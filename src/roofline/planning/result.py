@@ -30,10 +30,10 @@ class PlanResult:
         return clean({
             "model": self.model, "workload": self.workload, "candidates_screened": self.screened,
             "summary": self.summary,
-            "chosen": self.chosen.to_dict() if self.chosen else None,
-            "nearest_miss": self.nearest.to_dict() if self.nearest else None,
-            "frontier": [c.to_dict() for c in self.frontier],
-            "finalists": [c.to_dict() for c in self.finalists],
+            "chosen": _with_cost_ranges(self.chosen.to_dict() if self.chosen else None),
+            "nearest_miss": _with_cost_ranges(self.nearest.to_dict() if self.nearest else None),
+            "frontier": [_with_cost_ranges(c.to_dict()) for c in self.frontier],
+            "finalists": [_with_cost_ranges(c.to_dict()) for c in self.finalists],
             "screen": self.counts,
             "unfit_shapes": [{"gpu": s.gpu, "split": s.split_label, "weight_dtype": s.weight_dtype,
                               "kv_cache_dtype": s.kv_cache_dtype, "reason": r} for s, r in self.unfit[:50]],
@@ -80,8 +80,62 @@ def _verdict(c: Candidate, best: Candidate | None, keeps: bool, on_front: bool, 
     return f"meets the targets at +{extra:.0%} cost" + tail
 
 
+def _shape_situation(spec, shape, workload: dict) -> dict:
+    """What changes a replica shape's error (GPUs, link, formats): evidence.uncertainty.situation."""
+    from ..estimates.estimate import setup
+    from ..evidence.uncertainty import setup_situation
+
+    return setup_situation(setup(spec, shape.gpu, input_len=workload["input_len"], output_len=workload["output_len"],
+                                 **shape.options()))
+
+
+def add_screen_ranges(finals: list[Candidate], spec, workload: dict) -> None:
+    """Put the 80% interval beside each finalist's screened means (`estimate.ttft_s_range`, …): the
+    static estimate's cells (see evidence.uncertainty.screen_ranges); None for disaggregated ones."""
+    from ..evidence.uncertainty import DISAGG_NO_BASIS, screen_ranges
+
+    for c in finals:
+        if c.disaggregated:
+            c.estimate |= screen_ranges(c.estimate, None, None, c.batch)
+            if DISAGG_NO_BASIS not in c.notes:
+                c.notes.append(DISAGG_NO_BASIS)
+            continue
+        sit = _shape_situation(spec, c.profile.shape, workload)
+        c.estimate |= screen_ranges(c.estimate, sit, sit, c.batch)
+
+
+def latency_range(c: Candidate, name: str) -> dict | None:
+    """The interval of the latency `Candidate.metric` reports: the simulated p90's, else the screened mean's."""
+    src = (c.simulated or {}).get(f"{name}_range") if c.simulated is not None else c.estimate.get(f"{name}_range")
+    return (src or {}).get("p90") if c.simulated is not None else src
+
+
+def _latency(c: Candidate, name: str) -> str:
+    """`p90 120 ms (80%: 90 ms – 160 ms)`: the figure and its interval where one has a basis."""
+    r = latency_range(c, name)
+    rng = f" ({r['level']:.0%}: {fmt_time(r['low'])} – {fmt_time(r['high'])})" if r else ""
+    return f"{_pct(c)}{fmt_time(c.metric(name))}{rng}"
+
+
+# The plan's cost is the rent over the offered load, which the price and the rate fix exactly: the
+# estimate's error shows in whether a deployment keeps up and meets the targets, not in its cost.
+PLAN_COST_NO_RANGE = ("no interval: the rent over the offered load, fixed by the price and the request rate; "
+                      "the estimate's error shows in whether the deployment keeps up and meets the targets")
+
+
+def _with_cost_ranges(d: dict | None) -> dict | None:
+    if d is None:
+        return None
+    d["cost"] |= {"usd_per_million_output_tokens_range": None, "usd_per_million_input_tokens_range": None,
+                  "range_note": PLAN_COST_NO_RANGE}
+    return d
+
+
 def decide(model: str, workload: dict, screened: int, finals: list[Candidate], unfit, counts: dict, notes: list[str],
-           rate: float, ttft_slo, tpot_slo, keep_up: float) -> PlanResult:
+           rate: float, ttft_slo, tpot_slo, keep_up: float, spec=None) -> PlanResult:
+    """The choice among the finalists; `spec` (the ModelSpec) gives the screened means their intervals."""
+    if spec is not None:
+        add_screen_ranges(finals, spec, workload)
     keeps = np.asarray([c.served_requests_per_s is None or c.served_requests_per_s >= keep_up * rate for c in finals], bool)
     cost = np.asarray([c.usd_per_million_output_tokens for c in finals], dtype=float)
     lat = np.asarray([c.metric("e2e_s") for c in finals], dtype=float)
@@ -97,7 +151,9 @@ def decide(model: str, workload: dict, screened: int, finals: list[Candidate], u
     for i, c in enumerate(finals):
         c.verdict = _verdict(c, chosen, bool(keeps[i]), c in front, rate, ttft_slo, tpot_slo)
     if any(c.simulated is None for c in finals):
-        notes.append("not simulated: latencies are the screen's steady-state means, not percentiles")
+        notes.append("not simulated: latencies are the screen's steady-state means, not percentiles; their intervals "
+                     "are the static estimate's (prefill for TTFT, single-stream or batched decode for TPOT and end to "
+                     "end): the step times' held-out errors, not the queueing approximation's")
     r = PlanResult(model, workload, screened, finals, front, chosen, nearest, unfit, counts, notes)
     r.summary = _summary(r, ttft_slo, tpot_slo)
     return r
@@ -109,7 +165,7 @@ def _summary(r: PlanResult, ttft_slo, tpot_slo) -> str:
     if r.chosen is not None:
         c = r.chosen
         return (head + f"{c.label}, at {_money(c.usd_per_million_output_tokens)} per million output tokens "
-                f"({_money(c.usd_per_hour)}/hour); TTFT {_pct(c)}{fmt_time(c.metric('ttft_s'))}, TPOT {_pct(c)}{fmt_time(c.metric('tpot_s'))}")
+                f"({_money(c.usd_per_hour)}/hour); TTFT {_latency(c, 'ttft_s')}, TPOT {_latency(c, 'tpot_s')}")
     if r.nearest is not None:
         n = r.nearest
         return (head + f"no deployment within {w['max_gpus']} GPUs meets them. Nearest miss: {n.label} "

@@ -46,9 +46,10 @@
   function planRow(c, chosen) {
     const s = c.simulated ? "p90" : "≈";
     const lat = (k) => c.simulated ? c.simulated[k].p90 : c.estimate[k];
-    // the 80% interval of the simulated p90 (held-out serving errors), where the measurements give one
+    // the 80% interval of the simulated p90 (held-out serving errors), or of the screened mean (the static
+    // estimate's cells) when not simulated, where the measurements give one
     const rng = (k) => {
-      const r = c.simulated && c.simulated[`${k}_range`] && c.simulated[`${k}_range`].p90;
+      const r = c.simulated ? c.simulated[`${k}_range`] && c.simulated[`${k}_range`].p90 : c.estimate[`${k}_range`];
       return r ? ` <span class="range">(${Math.round(r.level * 100)}%: ${ms(r.low)} – ${ms(r.high)})</span>` : "";
     };
     const cell = (k) => `<td>${s} ${ms(lat(k))}${rng(k)}</td>`;
@@ -71,6 +72,7 @@
         `<table><thead><tr><th>deployment</th><th>$ / M output tokens</th><th>$ / hour</th><th>TTFT</th><th>TPOT</th>` +
         `<th>end to end</th><th>verdict</th></tr></thead><tbody>${rows}</tbody></table>` +
         `<p class="hint">${doc.candidates_screened.toLocaleString("en-US")} candidates screened, ${doc.finalists.length} simulated. ` +
+        "Cost is the rent over the offered load: the price and the rate fix it, so it has no interval. " +
         (doc.notes || []).map(esc).join(" · ") + "</p>";
       $("sv-status").textContent = "";
     } catch (e) {

@@ -39,6 +39,8 @@ const ROWS = [
   ["decode throughput", "decode_tokens_per_s", (e) => `${esc(fmtNum(e.decode.tokens_per_s))} tokens/s`, true, true],
   ["output throughput (static batch)", "output_tokens_per_s", (e) => `${esc(fmtNum(e.output_tokens_per_s))} tokens/s` + rangeText(e, "output_tokens_per_s", fmtNum), false, true],
   ["end-to-end latency", "e2e_latency_s", (e) => esc(fmtTime(e.e2e_latency_s)) + rangeText(e, "e2e_latency_s", fmtTime), false, true],
+  ["cost per million output tokens", "cost", (e) => `$${esc(fmtNum(e.cost.usd_per_million_output_tokens, 3))} at $${esc(fmtNum(e.cost.usd_per_gpu_hour, 3))}/GPU-hour` +
+    rangeText(e.cost, "usd_per_million_output_tokens", (x) => `$${fmtNum(x, 3)}`), false, true, (e) => !!e.cost],
   ["bound", "bound", (e) => `prefill <b>${esc(e.prefill.bound)}</b> (${esc(fmtNum(e.prefill.arithmetic_intensity))} FLOP/B) · decode <b>${esc(e.decode.bound)}</b> (${esc(fmtNum(e.decode.arithmetic_intensity))} FLOP/B)`, false, false],
   ["split", "parallel", (e) => esc(splitText(e.parallel)), false, false, (e) => e.parallel.num_gpus > 1],
   ["communication", "comm", (e) => `${esc(fmtPct(e.comm.share))} of the time · ${["tp_link", "pp_link", "ep_link"].filter((k) => e.comm[k]).map((k) => `${k.split("_")[0]}: ${esc(e.comm[k].name)}`).join("; ")}`, false, true, (e) => e.comm.time_s > 0],
