@@ -204,7 +204,7 @@ DISAGG_NO_BASIS = "no intervals: no measurement of disaggregated serving backs o
 
 
 def screen_ranges(figures: dict, prefill_situation: dict | None, decode_situation: dict | None, batch: float,
-                  level: float = 0.8) -> dict:
+                  level: float = 0.8, cells: dict | None = None) -> dict:
     """`ttft_s_range`, `tpot_s_range`, `e2e_s_range` of the planner's screened means (planning/screen.py).
     The screen is an analytic estimate, so it takes the static estimate's cells: prefill for TTFT, and
     for TPOT and end-to-end latency single-stream decode at one sequence per replica, batched decode
@@ -214,7 +214,7 @@ def screen_ranges(figures: dict, prefill_situation: dict | None, decode_situatio
     b = 1 if batch <= 1 else max(2, math.ceil(batch))
     pre = {**prefill_situation, "batch": 1} if prefill_situation is not None else None
     dec = {**decode_situation, "batch": b} if decode_situation is not None else None
-    return {f"{fig}_range": interval(metric, figures.get(fig), sit, level) if sit is not None else None
+    return {f"{fig}_range": interval(metric, figures.get(fig), sit, level, cells) if sit is not None else None
             for fig, metric, sit in (("ttft_s", "ttft_s", pre), ("tpot_s", "tpot_s", dec), ("e2e_s", "e2e_latency_s", dec))}
 
 
