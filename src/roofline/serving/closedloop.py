@@ -17,11 +17,11 @@ takes a positive time, so a unit deciding at time t has already been told of eve
 reaches it by t. A run of decode steps priced at once (fastpath.py) must also stop where a cache
 could arrive, including one not produced yet: no earlier than the earliest pending cache, an
 active prefill unit's clock plus its shortest possible step plus the shortest transfer, or the
-earliest pending or possible finish (another decode unit's clock) plus the client-to-engine time,
-a prefill step and a transfer. The shortest prefill step is a lower bound read off the prefill
-pool's step-time table (its smallest dense time for ≥ 1 token, attention and logits being ≥ 0)
-plus the fitted per-step and per-sequence host times. The loop is therefore exact: the same steps
-as if every unit knew the future.
+earliest pending finish (or another decode unit's clock plus its shortest step) plus the
+client-to-engine time, a prefill step and a transfer. The shortest steps are lower bounds read off
+each pool's step-time tables (the least dense time for ≥ 1 token, attention and logits only
+adding) plus the fitted per-step and per-sequence host times. The loop is therefore exact: the
+same steps as if every unit knew the future (tested against stepping one step at a time).
 """
 
 from __future__ import annotations
@@ -68,12 +68,13 @@ class _Unit:
                                  and (r.next >= r.n or r.arrival[r.next] == math.inf))
 
 
-def _shortest_prefill_step(su, ov) -> float:
-    """A lower bound on any prefill step of this setup: the dense layers of one token at least
-    (attention and logits only add), one sequence's host time, and any eager surcharge if negative."""
+def _shortest_step(su, ov, tables: tuple[str, ...]) -> float:
+    """A lower bound on any step of this setup that uses the dense-time `tables`: their least time
+    for ≥ 1 token (attention and logits only add), one sequence's host time, and the eager
+    surcharge where it is negative."""
     pred = su.pred
-    gpu = float(np.min(pred.dense_prefill[1:])) + min(0.0, float(pred.eager_surcharge))
-    return ov.step_s + ov.per_seq_s + max(0.0, gpu)
+    dense = min(float(np.min(getattr(pred, name)[1:])) for name in tables)
+    return ov.step_s + ov.per_seq_s + max(0.0, dense + min(0.0, float(pred.eager_surcharge)))
 
 
 def _units(su, k: int, counts_for, role: int, ov, wl, record: bool, cached=None, out=None):
@@ -110,7 +111,8 @@ class ClosedLoop:
         self.releases: list[tuple[float, int]] = []  # (time, finishes) not acted on yet
         self.caches: list[tuple[float, int]] = []  # (arrival at the decode pool, request) not dealt yet
         self.sent, self.last_sent, self.dealt, self.finished, self.waits = 0, 0.0, 0, 0, 0
-        self.shortest = _shortest_prefill_step(P, ov)
+        self.shortest = _shortest_step(P, ov, ("dense_prefill",))  # a prefill pool step carries prompts only
+        self.shortest_decode_pool = _shortest_step(D, ov, ("dense_decode", "dense_prefill"))
         self.least_transfer = float(transfer[moves].min()) if moves.any() else 0.0
 
     def run(self) -> Merged:
@@ -234,7 +236,8 @@ class ClosedLoop:
         if hp:
             h = min(h, hp[0][0] + ahead)
         if self.sent < self.wl.size:  # a finish can still send a request
-            finish = min(self.releases[0][0] if self.releases else math.inf, hd[0][0] if hd else math.inf)
+            other = hd[0][0] + self.shortest_decode_pool if hd else math.inf  # its next step's end at the soonest
+            finish = min(self.releases[0][0] if self.releases else math.inf, other)
             h = min(h, finish + self.ov.request_s + ahead)
         return h
 
