@@ -117,6 +117,15 @@ def _latency(c: Candidate, name: str) -> str:
     return f"{_pct(c)}{fmt_time(c.metric(name))}{rng}"
 
 
+def _no_range(c: Candidate) -> str:
+    """Why the summary's latencies have no interval, when neither has one."""
+    if latency_range(c, "ttft_s") or latency_range(c, "tpot_s"):
+        return ""
+    from ..evidence.uncertainty import DISAGG_NO_BASIS
+
+    return f" ({DISAGG_NO_BASIS})" if c.disaggregated else " (no intervals: the measurements give none for these figures)"
+
+
 # The plan's cost is the rent over the offered load, which the price and the rate fix exactly: the
 # estimate's error shows in whether a deployment keeps up and meets the targets, not in its cost.
 PLAN_COST_NO_RANGE = ("no interval: the rent over the offered load, fixed by the price and the request rate; "
@@ -165,7 +174,7 @@ def _summary(r: PlanResult, ttft_slo, tpot_slo) -> str:
     if r.chosen is not None:
         c = r.chosen
         return (head + f"{c.label}, at {_money(c.usd_per_million_output_tokens)} per million output tokens "
-                f"({_money(c.usd_per_hour)}/hour); TTFT {_latency(c, 'ttft_s')}, TPOT {_latency(c, 'tpot_s')}")
+                f"({_money(c.usd_per_hour)}/hour); TTFT {_latency(c, 'ttft_s')}, TPOT {_latency(c, 'tpot_s')}{_no_range(c)}")
     if r.nearest is not None:
         n = r.nearest
         return (head + f"no deployment within {w['max_gpus']} GPUs meets them. Nearest miss: {n.label} "
