@@ -32,7 +32,7 @@ import math
 import numpy as np
 
 from .pipeline import Stages
-from .replicas import Merged, deal, merge_steps
+from .replicas import Merged, deal, longest_step, merge_steps
 from .scheduler import KVCache, Replica, TooLarge
 
 
@@ -244,13 +244,11 @@ class ClosedLoop:
     # ----------------------------------------------------------------- result
     def _merged(self) -> Merged:
         m = Merged(self.wl.size)
-        longest = 0.0
         for unit in self.pre:
             rep, g = unit.rep, unit.requests
             m.sent[g], m.first[g], m.finish[g] = rep.sent, rep.first, rep.finish
             m.preemptions += rep.preemptions
-            host = (self.ov.step_s + self.ov.per_seq_s * np.asarray(rep.rec_n, float)) if rep.rec_n else 0.0
-            longest = max(longest, float(np.max(np.asarray(rep.rec_dt) + host)) if rep.rec_dt else 0.0)
+            m.longest_step_s = max(m.longest_step_s, longest_step(rep, self.ov))
         moves = self.out > 1
         m.first[moves] += self.transfer[moves]  # delivered once the KV has arrived
         for unit in self.dec:
@@ -261,5 +259,4 @@ class ClosedLoop:
             m.preemptions += rep.preemptions
         parts = [unit.rep.steps for unit in self.dec]
         m.steps = parts[0] if len(parts) == 1 else merge_steps(parts)
-        m.longest_step_s = longest
         return m

@@ -32,9 +32,8 @@ from ..catalog import get_link
 from ..errors import RooflineError
 from .pools import Pool, parse_layout, pool_options  # noqa: F401  (parse_layout: re-exported)
 from .closedloop import ClosedLoop, PoolTooSmall
-from .pipeline import Stages, run_virtual_engines
-from .replicas import Merged, deal, merge_steps
-from .scheduler import KVCache, Replica, TooLarge
+from .replicas import Merged, run_units
+from .scheduler import KVCache, TooLarge
 from .workload import Workload
 
 
@@ -88,38 +87,13 @@ def _cached(hit: float, inp: np.ndarray, block: int):
 def _run_pool(su: _Setup, k: int, order: np.ndarray, arrival, wl: Workload, out, ov, conc=None, cached=None,
               resumed=False, record=False) -> Merged:
     """k instances of one split serving the requests `order` (in the order they reach the pool),
-    dealt round-robin as in aggregated serving (replicas.deal: every instance, and with pp > 1
-    every virtual engine of each, simulated). The merged arrays are indexed like the workload;
-    With `record`, `longest_step_s` is the longest step any of them ran (GPU and host time)."""
-    pp, kv = su.s.par.pp, su.kv
-    merged = Merged(wl.size)
-    stages = {r: Stages(pp) for r in range(k)} if pp > 1 else {}
-    engines: dict[int, list] = {}
-    for r, _, local, limit in deal(order.size, k, pp, conc):
-        idx = order[local]
-        rep = Replica(su.cfg, su.pred, KVCache(kv.capacity / pp, kv.block, kv.g, kv.windowed), ov, arrival[idx],
-                      wl.input_len[idx], out[idx], cached=None if cached is None else cached[idx],
-                      resumed=np.ones(idx.size, bool) if resumed else None, max_concurrency=limit, record=record,
-                      stages=stages.get(r), prefix_len=wl.prefix_len)
-        engines.setdefault(r, []).append((idx, rep))
-    longest = 0.0
-    for units in engines.values():
-        try:
-            run_virtual_engines([rep for _, rep in units]) if pp > 1 else units[0][1].run()
-        except TooLarge as e:
-            culprit = next(idx for idx, rep in units if e.replica is rep)
-            raise _DoesNotFit(int(culprit[e.request])) from None
-        for idx, rep in units:
-            merged.sent[idx], merged.first[idx], merged.finish[idx] = rep.sent, rep.first, rep.finish
-            merged.itl_values += rep.itl_values
-            merged.itl_weights += rep.itl_weights
-            merged.preemptions += rep.preemptions
-            host = (ov.step_s + ov.per_seq_s * np.asarray(rep.rec_n, float)) if rep.rec_n else 0.0
-            longest = max(longest, float(np.max(np.asarray(rep.rec_dt) + host)) if rep.rec_dt else 0.0)
-    parts = [rep.steps for units in engines.values() for _, rep in units]
-    merged.steps = parts[0] if len(parts) == 1 else merge_steps(parts)
-    merged.longest_step_s = longest
-    return merged
+    dealt round-robin as in aggregated serving (replicas.run_units: every instance, and with pp > 1
+    every virtual engine of each, simulated)."""
+    try:
+        return run_units(su.cfg, su.pred, su.kv, ov, arrival, wl.input_len, out, cached, conc, k, su.s.par.pp,
+                         wl.prefix_len, order=order, resumed=resumed, record=record)
+    except TooLarge as e:
+        raise _DoesNotFit(e.request) from None
 
 
 def _too_large_note(su: _Setup, wl: Workload, request: int, role: str) -> str:

@@ -24,6 +24,7 @@ class Merged:
     def __init__(self, n: int):
         self.sent, self.first, self.finish = (np.full(n, np.nan) for _ in range(3))
         self.itl_values, self.itl_weights, self.steps, self.preemptions = [], [], [], 0
+        self.longest_step_s = 0.0
 
 
 def deal(n: int, dp: int, pp: int, conc: int | None) -> list[tuple[int, int, np.ndarray, int | None]]:
@@ -37,15 +38,22 @@ def deal(n: int, dp: int, pp: int, conc: int | None) -> list[tuple[int, int, np.
     return out
 
 
-def run_units(cfg, pred, kv: KVCache, ov, arrival, inp, out, cached, conc, dp: int, pp: int, prefix_len: int = 0):
-    """Simulate every unit; the merged arrays (indexed like the workload)."""
+def run_units(cfg, pred, kv: KVCache, ov, arrival, inp, out, cached, conc, dp: int, pp: int, prefix_len: int = 0,
+              *, order: np.ndarray | None = None, resumed: bool = False, record: bool = False) -> Merged:
+    """Simulate every unit; the merged arrays (indexed like the workload). `order`: the requests
+    these units serve, in the order they reach them (default: every request, in turn); `resumed`:
+    they come with their prompt computed elsewhere (a decode pool); `record`: keep every step's
+    time, so that `longest_step_s` is the longest step any unit ran (GPU and host time)."""
     n = inp.size
+    order = np.arange(n) if order is None else order
     merged = Merged(n)
     stages = {r: Stages(pp) for r in range(dp)} if pp > 1 else {}
     engines: dict[int, list] = {}
-    for r, _, idx, limit in deal(n, dp, pp, conc):
+    for r, _, local, limit in deal(order.size, dp, pp, conc):
+        idx = order[local]
         rep = Replica(cfg, pred, KVCache(kv.capacity / pp, kv.block, kv.g, kv.windowed), ov, arrival[idx], inp[idx],
-                      out[idx], cached=None if cached is None else cached[idx], max_concurrency=limit,
+                      out[idx], cached=None if cached is None else cached[idx],
+                      resumed=np.ones(idx.size, bool) if resumed else None, max_concurrency=limit, record=record,
                       stages=stages.get(r), prefix_len=prefix_len)
         engines.setdefault(r, []).append((idx, rep))
     for units in engines.values():
@@ -62,9 +70,17 @@ def run_units(cfg, pred, kv: KVCache, ov, arrival, inp, out, cached, conc, dp: i
             merged.itl_values += rep.itl_values
             merged.itl_weights += rep.itl_weights
             merged.preemptions += rep.preemptions
+            merged.longest_step_s = max(merged.longest_step_s, longest_step(rep, ov))
     parts = [rep.steps for units in engines.values() for _, rep in units]
     merged.steps = parts[0] if len(parts) == 1 else merge_steps(parts)
     return merged
+
+
+def longest_step(rep: Replica, ov) -> float:
+    """The longest step a unit recorded, its host time included (0 without `record`)."""
+    if not rep.rec_dt:
+        return 0.0
+    return float(np.max(np.asarray(rep.rec_dt) + ov.step_s + ov.per_seq_s * np.asarray(rep.rec_n, float)))
 
 
 def merge_steps(parts: list[list[tuple]]) -> list[tuple]:
