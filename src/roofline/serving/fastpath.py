@@ -39,15 +39,27 @@ def decode_run(rep, dec: np.ndarray, t: float) -> float | None:
     """Advance `rep` by k ≥ 2 decode-only steps of `dec` from time t; the new time, or None when
     fewer than two steps can be taken together."""
     cfg = rep.cfg
+    n = int(dec.size)
+    eager = n > cfg.graph_max
+    event = rep.next_event()
+    # no step is shorter than its dense part, logits and host time (attention only adds), so the
+    # run is not worth pricing when the next event falls within its first step (with a margin far
+    # above rounding), and the steps after the one the event falls in are not priced
+    least = rep.pred.decode_floor(n, eager) + rep.ov.step_s + rep.ov.per_seq_s * n
+    if least > 0 and event <= t + least * (1.0 - 1e-6):
+        return None
     k = run_length(rep, dec)
     if not k:
         return None
-    n = int(dec.size)
-    eager = n > cfg.graph_max
-    base = rep.pred.decode_run(rep.computed[dec] + 1, k, eager)
+    priced = min(k, max(2, int((event - t) / least) + 3)) if t < event < math.inf and least > 0 else k
+    base = rep.pred.decode_run(rep.computed[dec] + 1, priced, eager)
     dt = base + rep.ov.step_s + rep.ov.per_seq_s * n
     ends = t + np.cumsum(dt)
-    event = rep.next_event()
+    if priced < k and not event < ends[-1]:  # the bound fell short (it cannot): price the whole run
+        priced = k
+        base = rep.pred.decode_run(rep.computed[dec] + 1, k, eager)
+        dt = base + rep.ov.step_s + rep.ov.per_seq_s * n
+        ends = t + np.cumsum(dt)
     if event < ends[-1]:  # stop at the step during which the next request reaches the engine
         cut = int(np.searchsorted(ends, event, side="left")) + 1
         if cut < 2:

@@ -69,18 +69,23 @@ def run_virtual_engines(engines: list) -> None:
             heapq.heappush(heap, (t, k))
 
 
-def _plan(e, clock: float, cut: float):
-    """A virtual engine's next decode-only steps, priced at once (fastpath.decode_run's run): the
-    requests, host seconds per step, each step's stage times and hand-over; None when it cannot.
-    Its steps come at least one pass through the stages apart, so those after `cut` are not priced."""
+def _run(e, clock: float, cut: float) -> int:
+    """How many decode-only steps of a virtual engine's running requests can be priced at once
+    (fastpath.run_length), 0 when it cannot. Its steps come at least one pass through the stages
+    apart, so those after `cut` are not counted."""
     dec = e.running
     if dec.size > e.cfg.max_num_batched_tokens:
-        return None
+        return 0
     n = int(dec.size)
     shortest = table_at(e.pred.dense_decode, n) + table_at(e.pred.head, n)
-    k = run_length(e, dec, (cut - clock) / shortest + 2 if cut < math.inf else math.inf)
-    if not k:
-        return None
+    return run_length(e, dec, (cut - clock) / shortest + 2 if cut < math.inf else math.inf)
+
+
+def _plan(e, k: int):
+    """A virtual engine's next k decode-only steps, priced at once (fastpath.decode_run's run): the
+    requests, host seconds per step, each step's stage times and hand-over."""
+    dec = e.running
+    n = int(dec.size)
     gpu = e.pred.decode_run(e.computed[dec] + 1, k, n > e.cfg.graph_max)
     stage_s = e.pred.stage_matrix(gpu, n).tolist()
     return dec, e.ov.step_s + e.ov.per_seq_s * n, stage_s, e.pred.stages(0.0, n, n)[1]
@@ -101,13 +106,16 @@ def joint_decode(engines: list, heap: list) -> bool:
                 return False
             busy.append((clock, k))
         cut = min(cut, e.next_event())
-    plans = {}
+    runs = {}
     for clock, k in busy:
-        plan = _plan(engines[k], clock, cut)
-        if plan is None:
+        steps = _run(engines[k], clock, cut)
+        if not steps:
             return False
-        plans[k] = plan
-    if not plans:
+        runs[k] = steps
+    # batches go in clock order and stop at the first at or after `cut`: engines whose clock is
+    # already there take no step, so only the others are priced
+    plans = {k: _plan(engines[k], runs[k]) for clock, k in busy if clock < cut}
+    if not plans:  # nothing taken (the stages are untouched)
         return False
     order = [(c, k) for c, k in heap if k in plans]
     heapq.heapify(order)
@@ -122,11 +130,12 @@ def joint_decode(engines: list, heap: list) -> bool:
         end = stages.run(clock + host, stage_s[j], send)
         ends[k].append(end)
         heapq.heapreplace(order, (end, k))
-    if not any(ends.values()):  # nothing taken (the stages are untouched)
-        return False
     for k, done in ends.items():
         if done:  # commit reads the first gap off the requests' last token time, the rest from dt
-            commit(engines[k], plans[k][0], len(done), np.diff(done, prepend=done[0]), np.asarray(done))
+            at = np.asarray(done)
+            gaps = np.empty(at.size)
+            gaps[0], gaps[1:] = 0.0, at[1:] - at[:-1]
+            commit(engines[k], plans[k][0], len(done), gaps, at)
     heap[:] = [(ends[k][-1] if ends.get(k) else c, k) for c, k in heap if engines[k].done < engines[k].n]
     heapq.heapify(heap)
     return True

@@ -241,6 +241,10 @@ class StepPredictor:
         c, mem = flops / self.att_peak, nbytes / self.bandwidth
         return np.maximum(c, mem) + (1.0 - self.overlap) * np.minimum(c, mem) + kernels * self.kernel_overhead
 
+    def decode_floor(self, n: int, eager: bool) -> float:
+        """A lower bound on any pure-decode step of `n` sequences: `decode_run` without attention."""
+        return float(self.dense_decode[n] + self.head[n]) + (self.eager_surcharge if eager else 0.0)
+
     def decode_run(self, context: np.ndarray, steps: int, eager: bool) -> np.ndarray:
         """Times of `steps` successive pure-decode steps of the same sequences, which hold `context`
         tokens each (the new one included) at the first step and one more at each next step."""
