@@ -125,6 +125,8 @@ class StepPredictor:
         self.send = self._table(dec, lambda t: t.op.comm_kind == "p2p") / (self.pp - 1)
         layers = stage_layers(s.model.num_layers, self.pp)
         self.stage_share = [c / s.model.num_layers for c in layers]
+        self._share = np.asarray(self.stage_share)[None, :]
+        self._extras: dict[tuple[int, int], tuple[float, float, float]] = {}
 
     def _coefficients(self, dec, pre, n: int) -> list[AttentionCoefficients]:
         """Attention's FLOPs and bytes per key, pair and token, read off the evaluation at its first
@@ -213,19 +215,31 @@ class StepPredictor:
         each pipeline stage's time, and the time of one hand-over between stages."""
         if self.pp == 1:
             return [gpu_s], 0.0
-        first, last = table_at(self.first_extra, tokens), table_at(self.last_extra, tokens) + table_at(self.head, rows)
-        send = table_at(self.send, tokens)
+        first, last, send = self._stage_extras(tokens, rows)
         layers = gpu_s - first - last - (self.pp - 1) * send
         out = [layers * share for share in self.stage_share]
         out[0] += first
         out[-1] += last
         return out, send
 
+    def _stage_extras(self, tokens: int, rows: int) -> tuple[float, float, float]:
+        """(first stage's extra, last stage's extra, one hand-over) of a step: table lookups, kept
+        per (tokens, rows) since a pipeline reads them every step."""
+        key = (tokens, rows)
+        got = self._extras.get(key)
+        if got is None:
+            if len(self._extras) > 100_000:  # a long-lived predictor: keep the cache bounded
+                self._extras.clear()
+            got = self._extras[key] = (table_at(self.first_extra, tokens),
+                                       table_at(self.last_extra, tokens) + table_at(self.head, rows),
+                                       table_at(self.send, tokens))
+        return got
+
     def stage_matrix(self, gpu_s: np.ndarray, n: int) -> np.ndarray:
         """`stages` of successive decode steps of `n` sequences (seconds each): (steps, pp)."""
-        first, last = table_at(self.first_extra, n), table_at(self.last_extra, n) + table_at(self.head, n)
-        layers = np.asarray(gpu_s, dtype=float) - first - last - (self.pp - 1) * table_at(self.send, n)
-        out = layers[:, None] * np.asarray(self.stage_share)[None, :]
+        first, last, send = self._stage_extras(n, n)
+        layers = np.asarray(gpu_s, dtype=float) - first - last - (self.pp - 1) * send
+        out = layers[:, None] * self._share
         out[:, 0] += first
         out[:, -1] += last
         return out
