@@ -263,8 +263,11 @@ class StepPredictor:
         """Times of `steps` successive pure-decode steps of the same sequences, which hold `context`
         tokens each (the new one included) at the first step and one more at each next step."""
         n, j = int(context.size), np.arange(steps, dtype=float)
-        c = np.sort(np.asarray(context, dtype=float))
-        prefix = np.concatenate([[0.0], np.cumsum(c)])
+        if self.windows == [math.inf]:  # global attention only: the keys need no sorting (token counts
+            c, prefix = None, [float(np.sum(context))]  # are whole numbers, so any order sums exactly)
+        else:
+            c = np.sort(np.asarray(context, dtype=float))
+            prefix = np.concatenate([[0.0], np.cumsum(c)])
         keys = {}
         for w in self.windows:
             if w == math.inf:
