@@ -83,12 +83,11 @@ def _run(e, clock: float, cut: float) -> int:
 
 def _plan(e, k: int):
     """A virtual engine's next k decode-only steps, priced at once (fastpath.decode_run's run): the
-    requests, host seconds per step, each step's stage times and hand-over."""
+    requests, host seconds per step, each step's GPU seconds and the batch size."""
     dec = e.running
     n = int(dec.size)
-    gpu = e.pred.decode_run(e.computed[dec] + 1, k, n > e.cfg.graph_max)
-    stage_s = e.pred.stage_matrix(gpu, n).tolist()
-    return dec, e.ov.step_s + e.ov.per_seq_s * n, stage_s, e.pred.stages(0.0, n, n)[1]
+    gpu = e.pred.decode_run(e.computed[dec] + 1, k, n > e.cfg.graph_max).tolist()
+    return dec, e.ov.step_s + e.ov.per_seq_s * n, gpu, n
 
 
 def joint_decode(engines: list, heap: list) -> bool:
@@ -123,11 +122,13 @@ def joint_decode(engines: list, heap: list) -> bool:
     stages = engines[next(iter(plans))].stages
     while order:
         clock, k = order[0]
-        _, host, stage_s, send = plans[k]
+        _, host, gpu, n = plans[k]
         j = len(ends[k])
-        if clock >= cut or j == len(stage_s):  # a request arrives, or this engine's run is over
+        if clock >= cut or j == len(gpu):  # a request arrives, or this engine's run is over
             break
-        end = stages.run(clock + host, stage_s[j], send)
+        # split into stages only the steps taken (the run was priced up to a bound on `cut`)
+        stage_s, send = engines[k].pred.stages(gpu[j], n, n)
+        end = stages.run(clock + host, stage_s, send)
         ends[k].append(end)
         heapq.heapreplace(order, (end, k))
     for k, done in ends.items():

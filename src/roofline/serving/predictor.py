@@ -125,7 +125,6 @@ class StepPredictor:
         self.send = self._table(dec, lambda t: t.op.comm_kind == "p2p") / (self.pp - 1)
         layers = stage_layers(s.model.num_layers, self.pp)
         self.stage_share = [c / s.model.num_layers for c in layers]
-        self._share = np.asarray(self.stage_share)[None, :]
         self._extras: dict[tuple[int, int], tuple[float, float, float]] = {}
 
     def _coefficients(self, dec, pre, n: int) -> list[AttentionCoefficients]:
@@ -234,15 +233,6 @@ class StepPredictor:
                                        table_at(self.last_extra, tokens) + table_at(self.head, rows),
                                        table_at(self.send, tokens))
         return got
-
-    def stage_matrix(self, gpu_s: np.ndarray, n: int) -> np.ndarray:
-        """`stages` of successive decode steps of `n` sequences (seconds each): (steps, pp)."""
-        first, last, send = self._stage_extras(n, n)
-        layers = np.asarray(gpu_s, dtype=float) - first - last - (self.pp - 1) * send
-        out = layers[:, None] * self._share
-        out[:, 0] += first
-        out[:, -1] += last
-        return out
 
     def decode_step(self, batch: int, context: float) -> float:
         """A pure decode step of `batch` sequences of `context` tokens each, captured in a graph."""
