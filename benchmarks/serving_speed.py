@@ -24,7 +24,7 @@ CASES = [
 LIMIT_S = 1.0
 # Timed and printed, outside the limit: a disaggregated call is three simulations (the pools and
 # both aggregated comparisons), and pipeline virtual engines under Poisson arrivals step one batch
-# at a time (README: about a second per 4,000 requests at pp = 4).
+# at a time (README: about a second per 5,000 requests at pp = 4).
 REPORTED = [
     ("disaggregated 1P1D, Poisson 20 req/s, 1024 in / 128 out, vLLM (+ two aggregated comparisons)",
      dict(request_rate=20.0, input_len=1024, output_len=128, disaggregate="1P1D")),
