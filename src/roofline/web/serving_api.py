@@ -35,7 +35,9 @@ def _serving_field(name: str):
     """The field of one serving option, from the one declaration (options.SERVING_OPTIONS)."""
     o = SERVING_BY_NAME[name]
     cap = {"max_length": 40} if o.type in (str, Optional[str]) else {}
-    return o.type, Field(default=o.default, description=o.help + (f" Unit: {o.unit}." if o.unit else ""), **cap)
+    extra = {"flags": list(o.flags), **({"unit": o.unit} if o.unit else {})}
+    return o.type, Field(default=o.default, description=o.help + (f" Unit: {o.unit}." if o.unit else ""),
+                         json_schema_extra=extra, **cap)
 
 
 class ServingJob(BaseModel):
