@@ -73,3 +73,28 @@ def test_simulate_endpoint_takes_pools_of_their_own_split(client):
                                                               "of tp=2 (2 GPUs each)")
     big = client.post("/api/simulate", json={**body, "disaggregate": "300P1D", "prefill_gpus": None, "decode_gpus": None})
     assert big.status_code == 413 and "cap" in big.json()["error"]
+
+
+def test_simulate_options_are_declared_once_for_the_command_line_and_the_web(client):
+    """Every serving option reaches both surfaces from options.SERVING_OPTIONS (a dataset is a file
+    path, which the server never reads)."""
+    import inspect
+
+    from roofline.cli.main import app
+    from roofline.options import SERVING_OPTIONS
+    from roofline.web.serving_api import SimulateRequest
+
+    web = set(SimulateRequest.model_fields)
+    assert {o.name for o in SERVING_OPTIONS} - web == {"dataset"}
+    sim = next(c for c in app.registered_commands if c.name == "simulate")
+    cli = set(inspect.signature(sim.callback).parameters)
+    assert {o.name for o in SERVING_OPTIONS} <= cli
+    # options the web did not take before the declaration: each reaches the engine's scheduler
+    r = client.post("/api/simulate", json={"model": "llama-3.1-8b", "gpu": "h100", "input_len": 512, "output_len": 32,
+                                           "num_prompts": 40, "request_rate": 10, "burstiness": 0.5,
+                                           "block_size": 32, "enable_chunked_prefill": False,
+                                           "frontend": "vllm-serve"})
+    assert r.status_code == 200, r.text
+    engine = r.json()["engine"]
+    assert engine["block_size"] == 32 and engine["chunked_prefill"] is False
+    assert client.post("/api/simulate", json={"model": "llama-3.1-8b", "dataset": "/etc/passwd"}).status_code == 422

@@ -61,3 +61,14 @@ def test_planner_options(client):
 def test_unknown_command_is_a_client_error(client):
     r = client.get("/api/options?command=serve-everything")
     assert r.status_code == 422 and "error" in r.json()
+
+
+def test_simulate_options(client):
+    opts = fields(client, "simulate")
+    # `roofline simulate --help`: --engine vllm, --burstiness 1, --random-prefix-len 0, --ttft-slo in seconds
+    assert opts["engine"]["default"] == "vllm" and opts["engine"]["choices"] == ["vllm", "sglang", "tensorrt-llm"]
+    assert {"vllm-serve", "sglang-server", "trtllm-serve", "triton"} <= set(opts["frontend"]["choices"])
+    assert opts["burstiness"]["default"] == 1.0 and opts["burstiness"]["flags"] == ["--burstiness"]
+    assert opts["ttft_slo"]["unit"] == "s" and opts["ttft_slo"]["default"] is None
+    assert opts["random_prefix_len"]["unit"] == "tokens" and opts["enable_chunked_prefill"]["type"] == "bool"
+    assert "dataset" not in opts and "batch_size" not in opts  # a file path; a stream of requests, not a batch

@@ -87,3 +87,53 @@ PARALLEL_OWN = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel
 # pipeline micro-batches); speculative decoding is not simulated; the input and output lengths and
 # the memory fraction are the simulator's own (a request's longest lengths; the engine's rule).
 SIMULATE_OWN = ("batch_size", "num_micro_batches", "speculative_model", "num_speculative_tokens", "acceptance_rate")
+
+# `roofline simulate`'s own options (the workload, the engine's scheduler, disaggregation), declared
+# once like the estimate's: the command line and the web's /api/simulate derive from them. Names
+# and meanings are vLLM's (`vllm serve`, `vllm bench serve`) where vLLM has the option.
+SERVING_OPTIONS: tuple[Option, ...] = (
+    Option("engine", str, "vllm", "Serving engine whose scheduling defaults apply: vllm, sglang, trtllm.", ("--engine",)),
+    Option("num_prompts", Optional[int], None, "Requests to send (default 1000, or every dataset line).",
+           ("--num-prompts",), "requests"),
+    Option("request_rate", Optional[float], None, "Requests per second (Poisson, or gamma with --burstiness); "
+           "inf (default): all at once.", ("--request-rate",), "requests/s"),
+    Option("max_concurrency", Optional[int], None, "Closed loop: at most this many requests in flight.",
+           ("--max-concurrency",), "requests"),
+    Option("dataset", Optional[str], None, 'JSONL file: {"input_len": N, "output_len": N[, "arrival_time": s]} '
+           "per line.", ("--dataset",)),
+    Option("seed", int, 0, "Random seed of lengths and arrivals: the same seed, the same result.", ("--seed",)),
+    Option("random_range_ratio", float, 1.0, "Draw lengths uniformly from [ratio × L, L] (vLLM's benchmark "
+           "client); 1: fixed.", ("--random-range-ratio",), "fraction"),
+    Option("burstiness", float, 1.0, "Gamma shape of arrival gaps: 1 Poisson, < 1 burstier, > 1 more regular.",
+           ("--burstiness",)),
+    Option("max_num_batched_tokens", Optional[int], None, "Token budget of one step (default: the engine's).",
+           ("--max-num-batched-tokens",), "tokens"),
+    Option("max_num_seqs", Optional[int], None, "Most requests running at once (default: the engine's).",
+           ("--max-num-seqs",), "requests"),
+    Option("block_size", Optional[int], None, "Tokens per KV-cache block (default: the engine's).", ("--block-size",),
+           "tokens"),
+    Option("enable_chunked_prefill", Optional[bool], None, "Split long prompts over steps (default: the engine's).",
+           ("--enable-chunked-prefill/--no-enable-chunked-prefill",)),
+    Option("cuda_graph_max_bs", Optional[int], None, "Largest step replayed from a CUDA graph: tokens for vLLM, "
+           "decode batch for SGLang/TensorRT-LLM (default: the engine's).", ("--cuda-graph-max-bs",)),
+    Option("prefix_cache_hit_rate", float, 0.0, "Share of each prompt found in the prefix cache, in [0, 1].",
+           ("--prefix-cache-hit-rate",), "fraction"),
+    Option("random_prefix_len", int, 0, "Tokens every prompt starts with, shared through the prefix cache (as "
+           "vllm bench serve).", ("--random-prefix-len",), "tokens"),
+    Option("ttft_slo", Optional[float], None, "Time-to-first-token target (for goodput).", ("--ttft-slo",), "s"),
+    Option("tpot_slo", Optional[float], None, "Time-per-output-token target (for goodput).", ("--tpot-slo",), "s"),
+    Option("disaggregate", Optional[str], None, "xPyD: x prefill and y decode instances, KV moved over the "
+           "network; compared with aggregated.", ("--disaggregate",)),
+    Option("prefill_gpus", Optional[int], None, "Disaggregated, instead of --disaggregate: GPUs of the prefill "
+           "pool (a multiple of --prefill-tp × pp); needs --decode-gpus.", ("--prefill-gpus",), "GPUs"),
+    Option("decode_gpus", Optional[int], None, "Disaggregated: GPUs of the decode pool (a multiple of --decode-tp "
+           "× pp); needs --prefill-gpus.", ("--decode-gpus",), "GPUs"),
+    Option("prefill_tp", Optional[int], None, "Tensor-parallel size of each prefill instance (default: "
+           "--tensor-parallel-size).", ("--prefill-tp",), "GPUs"),
+    Option("decode_tp", Optional[int], None, "Tensor-parallel size of each decode instance (default: "
+           "--tensor-parallel-size).", ("--decode-tp",), "GPUs"),
+    Option("frontend", Optional[str], None, "The server requests go through, for its fitted request time: the "
+           "engine's own HTTP server (default) or triton (TensorRT-LLM).", ("--frontend",)),
+)
+SERVING_BY_NAME = {o.name: o for o in SERVING_OPTIONS}
+

@@ -6,47 +6,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..options import SIMULATE_OWN
+from ..options import SERVING_OPTIONS, SIMULATE_OWN
 from .estimate_cmd import JsonOpt
 from .options import command, model_argument, param, scenario_params, scenario_values
 
-EngineOpt = Annotated[str, typer.Option("--engine", help="Serving engine whose scheduling defaults apply: vllm, sglang, trtllm.")]
-NumPromptsOpt = Annotated[Optional[int], typer.Option("--num-prompts", help="Requests to send (default 1000, or every dataset line).")]
-RateOpt = Annotated[Optional[float], typer.Option("--request-rate", help="Requests per second (Poisson, or gamma with --burstiness); inf (default): all at once.")]
-ConcOpt = Annotated[Optional[int], typer.Option("--max-concurrency", help="Closed loop: at most this many requests in flight.")]
 InLenOpt = Annotated[Optional[int], typer.Option("--input-len", help="Prompt tokens per request (the longest with --random-range-ratio).")]
 OutLenOpt = Annotated[Optional[int], typer.Option("--output-len", help="Generated tokens per request (the longest with --random-range-ratio).")]
-DatasetOpt = Annotated[Optional[str], typer.Option("--dataset", help='JSONL file: {"input_len": N, "output_len": N[, "arrival_time": s]} per line.')]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed of lengths and arrivals: the same seed, the same result.")]
-RatioOpt = Annotated[float, typer.Option("--random-range-ratio", help="Draw lengths uniformly from [ratio × L, L] (vLLM's benchmark client); 1: fixed.")]
-BurstOpt = Annotated[float, typer.Option("--burstiness", help="Gamma shape of arrival gaps: 1 Poisson, < 1 burstier, > 1 more regular.")]
-TokensOpt = Annotated[Optional[int], typer.Option("--max-num-batched-tokens", help="Token budget of one step (default: the engine's).")]
-SeqsOpt = Annotated[Optional[int], typer.Option("--max-num-seqs", help="Most requests running at once (default: the engine's).")]
-BlockOpt = Annotated[Optional[int], typer.Option("--block-size", help="Tokens per KV-cache block (default: the engine's).")]
 SimUtilOpt = Annotated[Optional[float], typer.Option("--gpu-memory-utilization", help="The engine's memory fraction for weights + KV (default: the engine's own rule).")]
-ChunkOpt = Annotated[Optional[bool], typer.Option("--enable-chunked-prefill/--no-enable-chunked-prefill", help="Split long prompts over steps (default: the engine's).")]
-GraphOpt = Annotated[Optional[int], typer.Option("--cuda-graph-max-bs", help="Largest step replayed from a CUDA graph: tokens for vLLM, decode batch for SGLang/TensorRT-LLM (default: the engine's).")]
-PrefixOpt = Annotated[float, typer.Option("--prefix-cache-hit-rate", help="Share of each prompt found in the prefix cache, in [0, 1].")]
-PrefixLenOpt = Annotated[int, typer.Option("--random-prefix-len", help="Tokens every prompt starts with, shared through the prefix cache (as vllm bench serve).")]
-TtftSloOpt = Annotated[Optional[float], typer.Option("--ttft-slo", help="Time-to-first-token target in seconds (for goodput).")]
-TpotSloOpt = Annotated[Optional[float], typer.Option("--tpot-slo", help="Time-per-output-token target in seconds (for goodput).")]
-FrontendOpt = Annotated[Optional[str], typer.Option("--frontend", help="The server requests go through, for its fitted request time: the engine's own HTTP server (default) or triton (TensorRT-LLM).")]
-DisaggOpt = Annotated[Optional[str], typer.Option("--disaggregate", help="xPyD: x prefill and y decode instances, KV moved over the network; compared with aggregated.")]
-PrefillGpusOpt = Annotated[Optional[int], typer.Option("--prefill-gpus", help="Disaggregated, instead of --disaggregate: GPUs of the prefill pool (a multiple of --prefill-tp × pp); needs --decode-gpus.")]
-DecodeGpusOpt = Annotated[Optional[int], typer.Option("--decode-gpus", help="Disaggregated: GPUs of the decode pool (a multiple of --decode-tp × pp); needs --prefill-gpus.")]
-PrefillTpOpt = Annotated[Optional[int], typer.Option("--prefill-tp", help="Tensor-parallel size of each prefill instance (default: --tensor-parallel-size).")]
-DecodeTpOpt = Annotated[Optional[int], typer.Option("--decode-tp", help="Tensor-parallel size of each decode instance (default: --tensor-parallel-size).")]
 
 
-SERVING = (("engine", EngineOpt, "vllm"), ("num_prompts", NumPromptsOpt, None), ("request_rate", RateOpt, None),
-           ("max_concurrency", ConcOpt, None), ("dataset", DatasetOpt, None), ("seed", SeedOpt, 0),
-           ("random_range_ratio", RatioOpt, 1.0), ("burstiness", BurstOpt, 1.0),
-           ("max_num_batched_tokens", TokensOpt, None), ("max_num_seqs", SeqsOpt, None), ("block_size", BlockOpt, None),
-           ("enable_chunked_prefill", ChunkOpt, None), ("cuda_graph_max_bs", GraphOpt, None),
-           ("prefix_cache_hit_rate", PrefixOpt, 0.0), ("random_prefix_len", PrefixLenOpt, 0), ("ttft_slo", TtftSloOpt, None),
-           ("tpot_slo", TpotSloOpt, None), ("disaggregate", DisaggOpt, None), ("prefill_gpus", PrefillGpusOpt, None),
-           ("decode_gpus", DecodeGpusOpt, None), ("prefill_tp", PrefillTpOpt, None), ("decode_tp", DecodeTpOpt, None),
-           ("frontend", FrontendOpt, None))
+def _serving_param(o):
+    help_text = o.help + (f" [{o.unit}]" if o.unit and o.unit not in ("fraction", "s") else " [seconds]" if o.unit == "s" else "")
+    return param(o.name, Annotated[o.type, typer.Option(*o.flags, help=help_text)], o.default)
 
 
 def simulate(model: str, gpu: str, json_out: bool, **values) -> None:
@@ -60,7 +31,7 @@ def simulate(model: str, gpu: str, json_out: bool, **values) -> None:
     rate = values.get("request_rate")
     if rate is not None and rate != rate:
         raise RooflineError("--request-rate must be a number of requests per second or inf")
-    serving = {name: values[name] for name, _, _ in SERVING}
+    serving = {o.name: values[o.name] for o in SERVING_OPTIONS}
     estimate_options = {k: v for k, v in scenario_values(values).items()
                         if k not in ("input_len", "output_len", "gpu_memory_utilization")}
     result = run_simulation(model, gpu, input_len=values["input_len"], output_len=values["output_len"],
@@ -80,7 +51,7 @@ def register(app: typer.Typer) -> None:
     own = {"input_len": param("input_len", InLenOpt, None), "output_len": param("output_len", OutLenOpt, None),
            "gpu_memory_utilization": param("gpu_memory_utilization", SimUtilOpt, None)}
     params = [model_argument(), *scenario_params(exclude=SIMULATE_OWN, overrides=own),
-              *(param(n, a, d) for n, a, d in SERVING), param("json_out", JsonOpt, False)]
+              *(_serving_param(o) for o in SERVING_OPTIONS), param("json_out", JsonOpt, False)]
     app.command("simulate", help="Simulate MODEL serving a stream of requests with continuous batching: TTFT, TPOT, "
                 "inter-token and end-to-end latency percentiles, throughput, goodput, KV use.")(command(simulate, params))
 

@@ -110,7 +110,7 @@ def index() -> dict:
 
 
 @router.get("/options", summary="The estimate's options: name, default, meaning, unit, type and choices", tags=["meta"])
-def get_options(command: Literal["estimate", "parallel", "plot"] = "estimate") -> dict:
+def get_options(command: Literal["estimate", "parallel", "plot", "simulate"] = "estimate") -> dict:
     """One declaration of the options for every client: the page builds its controls and defaults
     from it. `command=parallel` gives the planner's (POST /api/parallel), `plot` the charts'."""
     from .options import options

@@ -19,6 +19,7 @@ SKIP = ("config", "explain")
 def _choices() -> dict[str, list[str]]:
     from ..catalog.links import all_links
     from ..estimates.comm import INTRA_NODE_LINKS
+    from ..serving.engines import LABELS, overhead_table
     from ..specs.precision import MODEL_DTYPES
 
     return {
@@ -29,6 +30,8 @@ def _choices() -> dict[str, list[str]]:
         "inter_node_link": sorted(link.name for link in all_links() if link.kind == "scale-out"),
         "intra_node_link": list(INTRA_NODE_LINKS),
         "split_mode": ["tensor", "layer"],
+        "engine": list(LABELS),
+        "frontend": [name for row in overhead_table().values() for name in (row["frontend"], *row.get("frontends", {}))],
     }
 
 
@@ -42,10 +45,13 @@ def _type(prop: dict) -> str:
 
 @lru_cache(maxsize=3)
 def options(command: str = "estimate") -> dict:
-    """`command`: "estimate" (POST /api/estimate), "parallel" (POST /api/parallel) or "plot" (POST /api/plot/KIND)."""
+    """`command`: "estimate" (POST /api/estimate), "parallel" (POST /api/parallel), "plot" (POST
+    /api/plot/KIND) or "simulate" (POST /api/simulate)."""
     from .schemas import EstimateRequest, ParallelRequest, PlotRequest
+    from .serving_api import SimulateRequest
 
-    schema = {"estimate": EstimateRequest, "parallel": ParallelRequest, "plot": PlotRequest}[command].model_json_schema()
+    models = {"estimate": EstimateRequest, "parallel": ParallelRequest, "plot": PlotRequest, "simulate": SimulateRequest}
+    schema = models[command].model_json_schema()
     choices = _choices()
     fields = []
     for name, prop in schema["properties"].items():

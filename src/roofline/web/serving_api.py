@@ -16,7 +16,7 @@ from typing import Any, Optional, Union
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from ..options import SIMULATE_OWN
+from ..options import SERVING_BY_NAME, SERVING_OPTIONS, SIMULATE_OWN
 from .schemas import _fields
 
 from ..estimates.result import clean
@@ -31,6 +31,15 @@ MAX_PLAN_PROMPTS = 500
 MAX_POOL = 256  # GPUs (or instances) in one pool of a disaggregated simulation
 
 
+def _serving_field(name: str):
+    """The field of one serving option, from the one declaration (options.SERVING_OPTIONS)."""
+    o = SERVING_BY_NAME[name]
+    cap = {"max_length": 40} if o.type in (str, Optional[str]) else {}
+    extra = {"flags": list(o.flags), **({"unit": o.unit} if o.unit else {})}
+    return o.type, Field(default=o.default, description=o.help + (f" Unit: {o.unit}." if o.unit else ""),
+                         json_schema_extra=extra, **cap)
+
+
 class ServingJob(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -38,8 +47,8 @@ class ServingJob(BaseModel):
     config: Optional[dict[str, Any]] = Field(default=None, description="An inline HF config.json object, instead of `model`.")
     input_len: int = 1024
     output_len: int = 256
-    engine: str = Field(default="vllm", max_length=20, description="vllm, sglang or tensorrt-llm (trtllm)")
-    seed: int = 0
+    engine: str = _serving_field("engine")[1]
+    seed: int = _serving_field("seed")[1]
 
 
 # The estimate's options a simulation takes, from the one declaration (roofline/options.py); the
@@ -50,9 +59,8 @@ _DeploymentBase = create_model("DeploymentBase", __base__=ServingJob, **_ESTIMAT
 
 class Deployment(_DeploymentBase):
     gpu: str = Field(default="h100-sxm", max_length=60, description="GPU name or alias.")
-    max_num_batched_tokens: Optional[int] = Field(default=None, description="Token budget of one step (default: the "
-                                                  "engine's). Unit: tokens.")
-    max_num_seqs: Optional[int] = Field(default=None, description="Most requests running at once (default: the engine's).")
+    max_num_batched_tokens: Optional[int] = _serving_field("max_num_batched_tokens")[1]
+    max_num_seqs: Optional[int] = _serving_field("max_num_seqs")[1]
 
     def options(self) -> dict:
         estimate = {k: getattr(self, k) for k in _ESTIMATE_FIELDS}
@@ -60,21 +68,12 @@ class Deployment(_DeploymentBase):
                     max_num_batched_tokens=self.max_num_batched_tokens, max_num_seqs=self.max_num_seqs, **estimate)
 
 
-class SimulateRequest(Deployment):
-    num_prompts: int = 500
-    request_rate: Optional[float] = Field(default=None, description="requests/s; null: all at once (offline)")
-    max_concurrency: Optional[int] = None
-    random_range_ratio: float = 1.0
-    prefix_cache_hit_rate: float = 0.0
-    random_prefix_len: int = Field(default=0, description="Tokens every prompt starts with, shared through the prefix cache.")
-    ttft_slo: Optional[float] = None
-    tpot_slo: Optional[float] = None
-    disaggregate: Optional[str] = Field(default=None, max_length=20, description="xPyD, e.g. 1P3D")
-    prefill_gpus: Optional[int] = Field(default=None, description="GPUs of the prefill pool, instead of `disaggregate` "
-                                        "(with decode_gpus); a multiple of prefill_tp × pp")
-    decode_gpus: Optional[int] = Field(default=None, description="GPUs of the decode pool (with prefill_gpus)")
-    prefill_tp: Optional[int] = Field(default=None, description="tp of each prefill instance (default: tensor_parallel_size)")
-    decode_tp: Optional[int] = Field(default=None, description="tp of each decode instance (default: tensor_parallel_size)")
+# A simulation's own fields, from the one declaration (options.SERVING_OPTIONS); a dataset is a file
+# path, which the server never reads, and the Deployment above already has the engine's and seed.
+NOT_SIMULATED_ON_THE_WEB = ("dataset",)
+_SERVING_FIELDS = {o.name: _serving_field(o.name) for o in SERVING_OPTIONS
+                   if o.name not in (*NOT_SIMULATED_ON_THE_WEB, *Deployment.model_fields)}
+SimulateRequest = create_model("SimulateRequest", __base__=Deployment, **_SERVING_FIELDS)
 
 
 class ServingChartRequest(Deployment):
@@ -115,12 +114,10 @@ def simulate(req: SimulateRequest) -> dict:
     _cap("num_prompts", req.num_prompts, MAX_PROMPTS)
     check_split(req.tensor_parallel_size, req.pipeline_parallel_size, req.data_parallel_size)
     _cap_pools(req)
-    r = run(_model(req), req.gpu, num_prompts=req.num_prompts,
-            request_rate=math.inf if req.request_rate is None else req.request_rate, max_concurrency=req.max_concurrency,
-            random_range_ratio=req.random_range_ratio, prefix_cache_hit_rate=req.prefix_cache_hit_rate,
-            random_prefix_len=req.random_prefix_len, ttft_slo=req.ttft_slo, tpot_slo=req.tpot_slo,
-            disaggregate=req.disaggregate, prefill_gpus=req.prefill_gpus, decode_gpus=req.decode_gpus,
-            prefill_tp=req.prefill_tp, decode_tp=req.decode_tp, **req.options())
+    serving = {name: getattr(req, name) for name in _SERVING_FIELDS}
+    if serving["request_rate"] is None:
+        serving["request_rate"] = math.inf  # null: all at once (offline)
+    r = run(_model(req), req.gpu, **serving, **req.options())
     return clean(r.to_dict())
 
 
