@@ -223,8 +223,9 @@ def test_targets_nothing_meets_give_the_nearest_miss():
     r = plan("llama-3.1-8b", request_rate=3, input_len=512, output_len=128, ttft_slo=1e-4, tpot_slo=1e-4,
              gpus="l40s", max_gpus=1, num_prompts=40, disaggregate=False)
     assert r.chosen is None and r.nearest is not None
-    assert "no deployment within 1 GPUs meets them. Nearest miss: 1 × l40s" in r.summary
+    assert "no deployment within 1 GPU meets them. Nearest miss: 1 × l40s" in r.summary
     assert "TTFT p90" in r.summary and "> 100 µs" in r.summary
+    assert r.summary.count("(80%: ") == 2  # each missed latency with its interval (simulated, one GPU)
 
 
 def test_a_model_that_fits_nowhere_is_a_result_not_an_error():

@@ -50,12 +50,14 @@ def _targets(ttft_slo, tpot_slo) -> str:
     return " and ".join(parts) or "no latency targets"
 
 
-def _miss(c: Candidate, ttft_slo, tpot_slo) -> str:
+def _miss(c: Candidate, ttft_slo, tpot_slo, with_range: bool = False) -> str:
+    """The targets `c` misses; `with_range`: each figure with its interval (the summary's one line)."""
     out = []
     for name, slo, what in (("ttft_s", ttft_slo, "TTFT"), ("tpot_s", tpot_slo, "TPOT")):
         v = c.metric(name)
         if slo and v > slo:
-            out.append(f"{what} {_pct(c)}{fmt_time(v)} > {fmt_time(slo)} (+{v / slo - 1:.0%})")
+            shown = _latency(c, name) if with_range else f"{_pct(c)}{fmt_time(v)}"
+            out.append(f"{what} {shown} > {fmt_time(slo)} (+{v / slo - 1:.0%})")
     return "; ".join(out)
 
 
@@ -168,6 +170,10 @@ def decide(model: str, workload: dict, screened: int, finals: list[Candidate], u
     return r
 
 
+def _gpus(n: int) -> str:
+    return f"{n} GPU" if n == 1 else f"{n} GPUs"
+
+
 def _summary(r: PlanResult, ttft_slo, tpot_slo) -> str:
     w = r.workload
     head = f"{w['request_rate']:g} requests/s of {w['input_len']} → {w['output_len']} tokens, {_targets(ttft_slo, tpot_slo)}: "
@@ -177,10 +183,11 @@ def _summary(r: PlanResult, ttft_slo, tpot_slo) -> str:
                 f"({_money(c.usd_per_hour)}/hour); TTFT {_latency(c, 'ttft_s')}, TPOT {_latency(c, 'tpot_s')}{_no_range(c)}")
     if r.nearest is not None:
         n = r.nearest
-        return (head + f"no deployment within {w['max_gpus']} GPUs meets them. Nearest miss: {n.label} "
-                f"({_money(n.usd_per_million_output_tokens)} per million output tokens): {_miss(n, ttft_slo, tpot_slo) or n.verdict}")
+        return (head + f"no deployment within {_gpus(w['max_gpus'])} meets them. Nearest miss: {n.label} "
+                f"({_money(n.usd_per_million_output_tokens)} per million output tokens): "
+                f"{_miss(n, ttft_slo, tpot_slo, with_range=True) or n.verdict}")
     why = "none fits or keeps up"
     if r.unfit and not r.finalists:
         shape, reason = r.unfit[-1]  # the largest split tried
         why = f"no replica shape fits (the last tried, {shape.gpu} {shape.split_label}: {reason})"
-    return head + f"no deployment within {w['max_gpus']} GPUs can serve this load: {why}"
+    return head + f"no deployment within {_gpus(w['max_gpus'])} can serve this load: {why}"
