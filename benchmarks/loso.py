@@ -13,13 +13,13 @@ benchmarks/intervals.py builds the error bars.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from residual_file import write_or_check  # noqa: E402
 from calibration import load_cases, score  # noqa: E402
 from fit import fit, fit_rows  # noqa: E402
 
@@ -68,16 +68,7 @@ def run() -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--check", action="store_true", help="exit 1 if the committed residual file differs from a fresh run")
-    args = ap.parse_args()
-    text = run()
-    if args.check:
-        ok = OUT.exists() and OUT.read_text() == text
-        print(f"{OUT.name} {'reproduces' if ok else 'differs from a fresh run'}")
-        raise SystemExit(0 if ok else 1)
-    OUT.write_text(text)
-    print(f"wrote {OUT} ({text.count(chr(10)) - 1} rows)")
+    write_or_check(OUT, run, __doc__)
 
 
 if __name__ == "__main__":

@@ -10,27 +10,16 @@ from pathlib import Path
 import pytest
 
 import roofline
-from roofline.cli.main import run as cli
 from roofline.errors import RooflineError
 from roofline.evidence import uncertainty
 from roofline.evidence.analyze import analyze
 from roofline.evidence.runs import MeasuredRun, read_result
+from cli_call import call
 
 ROOT = Path(__file__).parents[1]
 TINY = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
         "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 256,
         "max_position_embeddings": 512, "torch_dtype": "float32"}
-
-
-def call(capsys, *args, rc=0):
-    try:
-        cli(list(args))
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    assert code == rc, (code, out.out[-1500:], out.err[-1500:])
-    return out
 
 
 @pytest.fixture()

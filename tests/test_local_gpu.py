@@ -8,9 +8,9 @@ import types
 import pytest
 
 import roofline
-from roofline.cli.main import run as cli
 from roofline.errors import RooflineError
 from roofline.evidence import local_gpu
+from cli_call import call
 
 MIB = 2**20
 
@@ -51,17 +51,6 @@ def nvml(monkeypatch):
 
     yield install
     local_gpu.local_gpu.cache_clear()
-
-
-def call(capsys, *args, rc=0):
-    try:
-        cli(list(args))
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    assert code == rc, (code, out.out[-1500:], out.err[-1500:])
-    return out
 
 
 # (NVML name, memory.total in MiB as nvidia-smi prints it) -> catalog GPU

@@ -11,6 +11,12 @@ def normalize(name: str) -> str:
     return name.strip().lower().replace("_", "-").replace(" ", "-")
 
 
+def closest(key: str, names: list[str], n: int = 4, cutoff: float = 0.5) -> list[str]:
+    """The names nearest `key`, for a "did you mean" hint."""
+    close = difflib.get_close_matches(key, names, n=n, cutoff=cutoff)
+    return close or [k for k in names if key and key in k][:n]  # substrings: 'h100' style partials
+
+
 def resolve(name: str, table: dict[str, str], kind: str) -> str:
     """Canonical name for `name`, where `table` maps every normalized name and alias to its canonical."""
     if not isinstance(name, str):
@@ -18,9 +24,7 @@ def resolve(name: str, table: dict[str, str], kind: str) -> str:
     key = normalize(name)
     if key in table:
         return table[key]
-    close = difflib.get_close_matches(key, list(table), n=4, cutoff=0.5)
-    if not close:  # substring hits catch 'h100' style partials the ratio misses
-        close = [k for k in table if key and key in k][:4]
+    close = closest(key, list(table))
     hint = f"; closest: {', '.join(dict.fromkeys(close))}" if close else ""
     shown = name if len(name) <= 80 else name[:77] + "..."
     raise RooflineError(f"unknown {kind} '{shown}'{hint} (`roofline {kind}s` lists them)")

@@ -134,8 +134,9 @@ def run(s: Setup) -> Estimate:
     ctx = s.input_len + s.output_len
     if m.max_position_embeddings and ctx > m.max_position_embeddings:
         notes.append(f"{ctx} tokens exceed {m.name}'s context window of {m.max_position_embeddings}")
-    if calibration_note(s):
-        notes.append(calibration_note(s))
+    measured = calibration_note(s)
+    if measured:
+        notes.append(measured)
     if not mem.fits:
         notes.append(f"does not fit: {fmt_bytes(mem.total_bytes)} needed per GPU, {fmt_bytes(mem.capacity_bytes)} available "
                      f"(short by {fmt_bytes(mem.shortfall_bytes)})")

@@ -35,8 +35,26 @@ def phase_parts(st: StepTime) -> PhaseParts:
                       st.overhead_time, st.comm_time)
 
 
+class Footprint:
+    """Memory per GPU from its four parts; an evaluation and a memory sweep both have them."""
+
+    weights_bytes: object
+    kv_cache_bytes: object
+    activation_bytes: object
+    overhead_bytes: object
+    capacity_bytes: object
+
+    @property
+    def total_bytes(self) -> np.ndarray:
+        return self.weights_bytes + self.kv_cache_bytes + self.activation_bytes + self.overhead_bytes
+
+    @property
+    def fits(self) -> np.ndarray:
+        return self.total_bytes <= self.capacity_bytes
+
+
 @dataclass(frozen=True)
-class Evaluation:
+class Evaluation(Footprint):
     """Every figure at every point of the broadcast (batch, input_len, output_len) axes."""
 
     setup: object  # the resolved scenario (estimates.estimate.Setup)
@@ -57,14 +75,6 @@ class Evaluation:
     decode_step: StepTime
     schedules: tuple[Schedule, Schedule] | None = None
     spec: SpecResult | None = None
-
-    @property
-    def total_bytes(self) -> np.ndarray:
-        return self.weights_bytes + self.kv_cache_bytes + self.activation_bytes + self.overhead_bytes
-
-    @property
-    def fits(self) -> np.ndarray:
-        return self.total_bytes <= self.capacity_bytes
 
     @property
     def ttft_s(self) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import RooflineError
 from .capacity import MAX_BATCH, MAX_TOKENS, critical_batch, largest_batch, memory_parts
 from .estimate import Setup
-from .evaluation import evaluate
+from .evaluation import Footprint, evaluate
 from .search import first_true
 
 MAX_POINTS = 10_000  # one sweep's grid; more points than pixels on any chart
@@ -64,7 +64,7 @@ def _full(x, shape) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class MemorySweep:
+class MemorySweep(Footprint):
     """Memory per GPU, one entry per (batch, input, output) setting; broadcast like NumPy."""
 
     batch: np.ndarray
@@ -75,14 +75,6 @@ class MemorySweep:
     activation_bytes: np.ndarray
     overhead_bytes: np.ndarray
     capacity_bytes: float
-
-    @property
-    def total_bytes(self) -> np.ndarray:
-        return self.weights_bytes + self.kv_cache_bytes + self.activation_bytes + self.overhead_bytes
-
-    @property
-    def fits(self) -> np.ndarray:
-        return self.total_bytes <= self.capacity_bytes
 
 
 def memory_sweep(s: Setup, batch, input_len=None, output_len=None) -> MemorySweep:

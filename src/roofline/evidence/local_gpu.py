@@ -14,7 +14,6 @@ is for that GPU, `--calibration none` ignores it, `--calibration FILE` uses FILE
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import re
 from functools import lru_cache
@@ -83,10 +82,10 @@ def match_catalog(name: str, memory_bytes: float | None) -> tuple[str | None, st
 def closest_names(name: str, n: int = 3) -> list[str]:
     """Catalog names nearest a device name (vendor words dropped), for the error message."""
     from ..catalog import all_gpus
+    from ..catalog.names import closest
 
     key = "-".join(t for t in _tokens(name) if t not in ("NVIDIA", "GEFORCE", "TESLA", "QUADRO")).lower()
-    names = [g.name for g in all_gpus()]
-    return difflib.get_close_matches(key, names, n=n, cutoff=0.3) or [g for g in names if key[:3] and key[:3] in g][:n]
+    return closest(key, [g.name for g in all_gpus()], n=n, cutoff=0.3)
 
 
 def _text(v) -> str:

@@ -188,9 +188,8 @@ def build_result(s, cfg, kv, how, ov_row, rep, inp, out, dp, conc, slos, request
     tpot = ((rep.finish - rep.first) / np.maximum(out - 1, 1))[multi]
     itl = itl_arrays(rep.itl_values, rep.itl_weights)
     duration = float(np.nanmax(rep.finish) - np.nanmin(sent)) if done.any() else 0.0
-    notes = list(notes)
-    if calibration_note(s):  # a calibration profile's measured factors for this GPU
-        notes.append(calibration_note(s))
+    measured = calibration_note(s)  # a calibration profile's measured factors for this GPU
+    notes = [*notes, measured] if measured else list(notes)
     if ov_row.get("basis") == "not fitted":
         notes.append(f"{cfg.label}: no serving measurements fitted yet; host-side step overheads are taken as 0")
     return SimResult(
