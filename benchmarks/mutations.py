@@ -67,7 +67,7 @@ MUTATIONS = [
              "    share = math.ceil(m.num_layers / par.pp) / m.num_layers\n    return np.asarray(batch",
              "    share = (m.num_layers // par.pp) / m.num_layers\n    return np.asarray(batch"),
     Mutation("no-eager-overhead", "eager kernel overhead removed",
-             "src/roofline/estimates/timing.py", "(r.eager_kernel_overhead if eager else 0.0)", "0.0"),
+             "src/roofline/estimates/timing.py", "return op.kernels * r.eager_kernel_overhead", "return 0.0"),
     Mutation("attention-kernels-1", "attention kernels per layer 2 → 1",
              "src/roofline/cost/graph.py", "ATTENTION_KERNELS = 2", "ATTENTION_KERNELS = 1"),
     Mutation("no-logits-activation", "logits dropped from activation memory",

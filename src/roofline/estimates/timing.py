@@ -152,24 +152,29 @@ def link_for(kind: str, r: Roofs, par: Parallel) -> tuple[CommLink | None, int]:
     return r.tp_link, par.tp
 
 
+def eager_surcharge(op: Op, r: Roofs, par: Parallel):
+    """Seconds one launch of `op` adds when launched from the host rather than replayed from a CUDA
+    graph: a launch per kernel, a synchronization per collective that crosses a link."""
+    if op.unit == "comm":
+        return r.eager_collective_latency if link_for(op.comm_kind, r, par)[0] else 0.0
+    return op.kernels * r.eager_kernel_overhead
+
+
 def time_op(op: Op, r: Roofs, par: Parallel) -> OpTime:
     """Ops of an eager step (`op.eager`: engines replay decode steps as CUDA graphs but launch
     variable-shape prefills kernel by kernel from the host) pay a launch and synchronization on
     top, per kernel and per collective."""
-    eager = op.eager
+    eager = eager_surcharge(op, r, par) if op.eager else 0.0
     if op.unit == "comm":
         link, group = link_for(op.comm_kind, r, par)
-        t = collective_time(op.comm_kind, op.comm, group, link) if link else 0.0
-        if link and eager:
-            t = t + r.eager_collective_latency
+        t = collective_time(op.comm_kind, op.comm, group, link) + eager if link else 0.0
         return OpTime(op, 0.0, 0.0, 0.0, t, fused=_fused(r))
     peak = {"gemm": r.gemm, "attention": r.attention, "vector": r.vector}[op.unit]
     return OpTime(
         op,
         compute=np.asarray(op.flops, dtype=float) / peak,
         memory=np.asarray(op.bytes, dtype=float) / r.bandwidth,
-        overhead=op.kernels * (r.kernel_overhead + (r.eager_kernel_overhead if eager else 0.0))
-        + np.asarray(op.dequant, dtype=float) * r.dequant_cost,
+        overhead=op.kernels * r.kernel_overhead + eager + np.asarray(op.dequant, dtype=float) * r.dequant_cost,
         comm=0.0,
         overlap=r.overlap,
         fused=_fused(r),

@@ -35,7 +35,7 @@ import numpy as np
 from ..cost.context import attended_sum
 from ..estimates.evaluation import evaluate
 from ..estimates.pipeline import stage_layers
-from ..estimates.timing import StepTime, link_for
+from ..estimates.timing import StepTime, eager_surcharge
 
 HEAD_OPS = ("lm_head", "sampling")
 
@@ -105,15 +105,8 @@ class StepPredictor:
         """Seconds the kept operators spend on eager launches (those launched eagerly, or with
         `eager`, all of them): `timing.time_op`'s per-kernel and per-collective surcharge."""
         r, par = self.setup.roofs, self.setup.par
-        extra = 0.0
-        for t in ots:
-            if not keep(t) or not (eager or t.op.eager):
-                continue
-            if t.op.unit == "comm":
-                extra += t.op.count * (float(r.eager_collective_latency) if link_for(t.op.comm_kind, r, par)[0] else 0.0)
-            else:
-                extra += t.op.count * float(np.max(t.op.kernels)) * float(r.eager_kernel_overhead)
-        return extra
+        return sum(t.op.count * float(np.max(eager_surcharge(t.op, r, par)))
+                   for t in ots if keep(t) and (eager or t.op.eager))
 
     def _stage_tables(self, dec) -> None:
         """What a pipeline stage adds to its share of the layers: the embedding on the first, the
